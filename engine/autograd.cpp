@@ -1,0 +1,94 @@
+#include "engine/autograd.h"
+
+#include <unordered_map>
+#include <unordered_set>
+
+#include "engine/ops.h"
+
+namespace vkwb {
+namespace {
+thread_local bool g_grad_enabled = true;
+}
+
+bool grad_enabled() { return g_grad_enabled; }
+NoGradGuard::NoGradGuard() : prev_(g_grad_enabled) { g_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { g_grad_enabled = prev_; }
+
+bool needs_grad(std::initializer_list<Tensor> inputs) {
+  if (!g_grad_enabled) return false;
+  for (auto& t : inputs)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+
+void record(const char* name, Tensor& out, const std::vector<Tensor>& inputs, BackwardFn fn) {
+  if (!g_grad_enabled) return;
+  bool any = false;
+  for (auto& t : inputs) any |= t.defined() && t.requires_grad();
+  if (!any) return;
+  auto node = std::make_shared<Node>();
+  node->name = name;
+  for (auto& t : inputs) node->inputs.push_back(t.defined() && t.requires_grad() ? t.impl_ptr() : nullptr);
+  node->backward = std::move(fn);
+  out.impl()->grad_fn = std::move(node);
+  out.impl()->requires_grad = true;
+}
+
+void record(const char* name, Tensor& out, std::initializer_list<Tensor> inputs, BackwardFn fn) {
+  record(name, out, std::vector<Tensor>(inputs), std::move(fn));
+}
+
+void run_backward(const Tensor& root, const Tensor& grad_output) {
+  if (!root.requires_grad()) throw Error("backward() on a tensor that does not require grad");
+  Tensor g0 = grad_output;
+  if (!g0.defined()) {
+    if (root.numel() != 1) throw Error("backward() without a gradient needs a scalar, got shape " + root.shape().str());
+    g0 = Tensor::full(root.shape(), 1.0, root.device(), root.dtype());
+  } else if (g0.shape() != root.shape()) {
+    throw Error(shape_mismatch("backward", root.shape(), g0.shape()));
+  }
+  // Topological order by iterative DFS over grad_fn edges. `order` owns the impls: freeing the
+  // graph as we go must not free a tensor we still have to visit.
+  std::vector<std::shared_ptr<TensorImpl>> order;
+  std::unordered_set<TensorImpl*> seen;
+  std::vector<std::pair<std::shared_ptr<TensorImpl>, size_t>> stack{{root.impl_ptr(), 0}};
+  seen.insert(root.impl());
+  while (!stack.empty()) {
+    auto& [t, i] = stack.back();
+    Node* n = t->grad_fn.get();
+    if (n && i < n->inputs.size()) {
+      const auto& in = n->inputs[i++];
+      if (in && seen.insert(in.get()).second) stack.push_back({in, 0});
+      continue;
+    }
+    order.push_back(t);
+    stack.pop_back();
+  }
+  NoGradGuard no_grad;   // gradients of gradients are not supported: keep backward cheap
+  std::unordered_map<TensorImpl*, Tensor> grads;
+  grads[root.impl()] = g0;
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    TensorImpl* t = it->get();
+    auto gi = grads.find(t);
+    if (gi == grads.end()) continue;
+    Tensor g = gi->second;
+    grads.erase(gi);
+    if (!t->grad_fn) {
+      if (t->requires_grad) t->grad = t->grad ? add(Tensor(t->grad), g).impl_ptr() : g.impl_ptr();
+      continue;
+    }
+    auto node = std::move(t->grad_fn);   // frees the graph behind us
+    std::vector<Tensor> in_grads = node->backward(g);
+    for (size_t i = 0; i < node->inputs.size(); ++i) {
+      TensorImpl* in = node->inputs[i].get();
+      if (!in || i >= in_grads.size() || !in_grads[i].defined()) continue;
+      if (in_grads[i].shape() != in->shape)
+        throw Error(std::string("internal: backward of ") + node->name + " gave " + in_grads[i].shape().str() +
+                    " for an input of shape " + in->shape.str());
+      auto& acc = grads[in];
+      acc = acc.defined() ? add(acc, in_grads[i]) : in_grads[i];
+    }
+  }
+}
+
+}  // namespace vkwb

@@ -1,0 +1,47 @@
+// Reverse-mode autograd: every op that has an input requiring grad attaches a Node to its
+// output. A Node keeps the inputs it differentiates against and a backward closure that maps the
+// output gradient to one gradient per input. backward() walks the graph in reverse topological
+// order, accumulates gradients (inputs used twice get the sum), stores them in the leaves' .grad
+// and frees the graph as it goes.
+#pragma once
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <vector>
+
+#include "engine/tensor.h"
+
+namespace vkwb {
+
+using BackwardFn = std::function<std::vector<Tensor>(const Tensor& grad_output)>;
+
+struct Node {
+  const char* name = "";
+  std::vector<std::shared_ptr<TensorImpl>> inputs;   // nullptr where the input needs no grad
+  BackwardFn backward;
+};
+
+bool grad_enabled();
+
+// Disables graph recording in its scope (evaluation, target networks, optimizer updates).
+class NoGradGuard {
+ public:
+  NoGradGuard();
+  ~NoGradGuard();
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+
+bool needs_grad(std::initializer_list<Tensor> inputs);
+
+// Attaches `fn` to `out` when grad mode is on and any input requires grad. The closure must not
+// capture `out` itself (that would be a cycle): capture out.detach() if the output is needed.
+void record(const char* name, Tensor& out, std::initializer_list<Tensor> inputs, BackwardFn fn);
+void record(const char* name, Tensor& out, const std::vector<Tensor>& inputs, BackwardFn fn);
+
+void run_backward(const Tensor& root, const Tensor& grad_output);
+
+}  // namespace vkwb

@@ -1,0 +1,136 @@
+// The engine's op set (PyTorch names). Every op validates its inputs, records one or more
+// kernels into the device's stream (or runs the CPU reference on the cpu device) and, when an
+// input requires grad, attaches its backward, which stands next to it in engine/ops/*.cpp.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "engine/ops/params.h"
+#include "engine/tensor.h"
+
+namespace vkwb {
+
+// --- elementwise unary (ops/elementwise.cpp) ---------------------------------------------------
+Tensor unary(const Tensor& x, UnaryOp op, float a = 0.f, float b = 0.f);
+Tensor relu(const Tensor& x);
+Tensor leaky_relu(const Tensor& x, float slope = 0.01f);
+Tensor elu(const Tensor& x, float alpha = 1.f);
+Tensor sigmoid(const Tensor& x);
+Tensor tanh(const Tensor& x);
+Tensor softplus(const Tensor& x);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor abs(const Tensor& x);
+Tensor neg(const Tensor& x);
+Tensor clamp(const Tensor& x, float lo, float hi);
+Tensor square(const Tensor& x);
+Tensor pow(const Tensor& x, float exponent);
+Tensor mul(const Tensor& x, float s);        // x * s
+Tensor add(const Tensor& x, float s);        // x + s
+Tensor affine(const Tensor& x, float a, float b);   // a*x + b
+
+// --- elementwise binary with broadcasting -------------------------------------------------------
+Tensor binary(const Tensor& a, const Tensor& b, BinaryOp op);
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor maximum(const Tensor& a, const Tensor& b);
+Tensor minimum(const Tensor& a, const Tensor& b);
+Tensor pow(const Tensor& a, const Tensor& b);
+Tensor ge(const Tensor& a, const Tensor& b);   // comparisons: 0/1, not differentiable
+Tensor gt(const Tensor& a, const Tensor& b);
+Tensor eq(const Tensor& a, const Tensor& b);
+Tensor lt(const Tensor& a, const Tensor& b);
+Shape broadcast_shapes(const Shape& a, const Shape& b);   // throws on mismatch
+inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+inline Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+inline Tensor operator*(const Tensor& a, float s) { return mul(a, s); }
+inline Tensor operator+(const Tensor& a, float s) { return add(a, s); }
+inline Tensor operator-(const Tensor& a, float s) { return add(a, -s); }
+inline Tensor operator-(const Tensor& a) { return neg(a); }
+
+// In-place helpers for optimizers and buffers (never recorded by autograd).
+void fill_(Tensor& t, double value);
+void copy_(Tensor& dst, const Tensor& src);     // same shape; dst keeps its storage
+
+// --- reductions (ops/reduce.cpp); dim may be negative -------------------------------------------
+Tensor sum(const Tensor& x);
+Tensor sum(const Tensor& x, int dim, bool keepdim = false);
+Tensor mean(const Tensor& x);
+Tensor mean(const Tensor& x, int dim, bool keepdim = false);
+Tensor max(const Tensor& x);
+Tensor max(const Tensor& x, int dim, bool keepdim = false);
+Tensor min(const Tensor& x, int dim, bool keepdim = false);
+Tensor argmax(const Tensor& x, int dim, bool keepdim = false);   // i32
+Tensor argmin(const Tensor& x, int dim, bool keepdim = false);   // i32
+Tensor var(const Tensor& x, int dim, bool unbiased = true, bool keepdim = false);
+Tensor var(const Tensor& x, bool unbiased = true);
+Tensor sum_to(const Tensor& x, const Shape& shape);   // sums broadcast dimensions away
+Tensor softmax(const Tensor& x, int dim = -1);
+Tensor log_softmax(const Tensor& x, int dim = -1);
+
+// --- shape and indexing (ops/shape.cpp) ----------------------------------------------------------
+Tensor contiguous_copy(const Tensor& x);
+Tensor permute(const Tensor& x, const std::vector<int>& dims);
+Tensor transpose(const Tensor& x, int d0, int d1);
+Tensor narrow(const Tensor& x, int dim, int64_t start, int64_t length);
+Tensor concat(const std::vector<Tensor>& xs, int dim);
+std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int dim);
+Tensor broadcast_to(const Tensor& x, const Shape& shape);
+Tensor gather(const Tensor& x, int dim, const Tensor& index);        // index i32, same rank
+Tensor scatter_add(const Tensor& src, int dim, const Tensor& index, const Shape& out_shape);
+Tensor one_hot(const Tensor& labels, int num_classes);               // labels i32 [N] -> f32 [N, C]
+
+// --- matrix products (ops/gemm.cpp) -------------------------------------------------------------
+struct GemmOptions { bool trans_a = false, trans_b = false; float alpha = 1.f; };
+Tensor matmul(const Tensor& a, const Tensor& b, const GemmOptions& o = {});  // [M,K]x[K,N], or batched [B,M,K]x[B,K,N]
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor());   // x [N, in], w [out, in]
+// Which GEMM kernel the device uses: "register" (CPU devices) or "tiled" (GPUs); overridable by
+// VKWB_GEMM=register|tiled for testing both everywhere.
+const char* gemm_variant(const Device& dev);
+
+// --- convolution and pooling (ops/conv.cpp, ops/pool.cpp) ----------------------------------------
+struct Conv2dOptions {
+  int stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dil_h = 1, dil_w = 1, groups = 1;
+  int out_pad_h = 0, out_pad_w = 0;   // ConvTranspose2d only
+};
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& o);            // w [OC, C/g, KH, KW]
+Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& o);  // w [C, OC/g, KH, KW]
+struct Pool2dOptions { int kh = 2, kw = 2, stride_h = 0, stride_w = 0, pad_h = 0, pad_w = 0; bool count_include_pad = true; };
+Tensor max_pool2d(const Tensor& x, const Pool2dOptions& o);
+Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& o);
+Tensor adaptive_avg_pool2d(const Tensor& x, int out_h, int out_w);   // output size must divide input
+
+// --- random (ops/elementwise.cpp) ---------------------------------------------------------------
+Tensor dropout(const Tensor& x, float p, uint64_t seed, bool training);
+
+// --- losses (ops/loss.cpp); all return the mean over the batch --------------------------------
+Tensor cross_entropy(const Tensor& logits, const Tensor& labels, float label_smoothing = 0.f);
+Tensor nll_loss(const Tensor& log_probs, const Tensor& labels);
+Tensor mse_loss(const Tensor& x, const Tensor& target);
+Tensor bce_with_logits(const Tensor& logits, const Tensor& target);
+Tensor huber_loss(const Tensor& x, const Tensor& target, float delta = 1.f);
+Tensor multi_margin_loss(const Tensor& scores, const Tensor& labels, float margin = 1.f);
+
+// --- normalisation (ops/norm.cpp) ---------------------------------------------------------------
+// x [N, C] or [N, C, H, W]. In training, normalises with batch statistics and updates the running
+// buffers in place (momentum as in PyTorch, unbiased running variance); otherwise uses them.
+Tensor batch_norm(const Tensor& x, Tensor& running_mean, Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, float momentum = 0.1f, float eps = 1e-5f);
+Tensor local_response_norm(const Tensor& x, int size, float alpha = 1e-4f, float beta = 0.75f, float k = 1.f);
+
+// --- optimizer kernel (ops/optim.cpp) -----------------------------------------------------------
+struct OptimStep {
+  OptimOp op = OptimOp::sgd;
+  float lr = 0.01f, weight_decay = 0.f, a = 0.f, b = 0.f, eps = 0.f, c1 = 1.f, c2 = 1.f, momentum = 0.f;
+  bool flag = false, first = false;
+};
+// Updates param in place from grad (scaled by grad_scale[0] if given) and the state buffers.
+void optim_update(const OptimStep& s, Tensor& param, const Tensor& grad, Tensor* s1, Tensor* s2, Tensor* s3,
+                  const Tensor* grad_scale = nullptr);
+
+}  // namespace vkwb

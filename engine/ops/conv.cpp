@@ -1,0 +1,225 @@
+// Conv2d and ConvTranspose2d as im2col + GEMM, chunked over the batch so that no column buffer
+// exceeds the device's binding limit (maxStorageBufferRange) or 64 MiB. Per chunk of nb images:
+//   cols [C*KH*KW, nb*OH*OW] = im2col(x)          Y' [OC, nb*OH*OW] = W [OC, C*KH*KW] @ cols
+// then Y' is permuted into y [nb, OC, OH, OW]. Groups are a batched GEMM over the group index.
+// Backward: dW += dY' @ cols^T, dcols = W^T @ dY', dx = col2im(dcols). ConvTranspose2d is the
+// adjoint: its forward is conv's data-backward and vice versa.
+#include <algorithm>
+
+#include "engine/autograd.h"
+#include "engine/ops.h"
+#include "engine/ops/gemm.h"
+#include "engine/ops/launch.h"
+#include "engine/reference/reference.h"
+
+namespace vkwb {
+using namespace detail;
+
+namespace {
+
+struct Geometry {
+  int N, C, H, W;          // the "image" side (conv input / transposed-conv output)
+  int OC, OH, OW;          // the "column" side (conv output / transposed-conv input)
+  int KH, KW, groups;
+  Conv2dOptions o;
+  int64_t kk() const { return int64_t(KH) * KW; }
+  int64_t ohw() const { return int64_t(OH) * OW; }
+};
+
+int chunk_images(const Device& dev, const Geometry& g) {
+  uint64_t limit = std::min<uint64_t>(64ull << 20, dev.info().max_storage_buffer_range);
+  uint64_t per_image = uint64_t(g.C) * g.kk() * g.ohw() * 4;
+  if (per_image > limit)
+    throw Error("conv2d: one image's column buffer needs " + std::to_string(per_image >> 20) +
+                " MiB, more than the device's binding limit; use smaller images or fewer channels");
+  return int(std::max<uint64_t>(1, std::min<uint64_t>(uint64_t(g.N), limit / per_image)));
+}
+
+Im2colP im2col_params(const Geometry& g, int n0, int nb) {
+  return {g.C, g.H, g.W, g.KH, g.KW, g.OH, g.OW, g.o.stride_h, g.o.stride_w, g.o.pad_h, g.o.pad_w, g.o.dil_h, g.o.dil_w, n0, nb};
+}
+
+Tensor im2col(const Tensor& x, const Geometry& g, int n0, int nb) {
+  Device& dev = x.device();
+  Tensor cols = Tensor::empty({g.C * g.kk(), nb * g.ohw()}, dev, x.dtype());
+  Im2colP p = im2col_params(g, n0, nb);
+  if (dev.is_cpu()) {
+    with_float_type(x.dtype(), [&](auto t) {
+      using T = decltype(t);
+      ref::im2col<T>(p, x.data<T>(), cols.data<T>());
+    });
+  } else {
+    launch(dev, ShaderId::im2col, {i32(local_1d(dev))}, p, {x, cols}, groups_1d(dev, cols.numel()));
+  }
+  return cols;
+}
+
+void col2im(const Tensor& cols, Tensor& dx, const Geometry& g, int n0, int nb) {
+  Device& dev = dx.device();
+  Im2colP p = im2col_params(g, n0, nb);
+  if (dev.is_cpu()) {
+    with_float_type(dx.dtype(), [&](auto t) {
+      using T = decltype(t);
+      ref::col2im<T>(false, p, cols.data<T>(), dx.data<T>());
+    });
+  } else {
+    launch(dev, ShaderId::col2im, {i32(local_1d(dev)), 0}, p, {cols, dx}, groups_1d(dev, int64_t(nb) * g.C * g.H * g.W));
+  }
+}
+
+// [nb, ch, pix] (images) <-> [ch, nb*pix] (columns), written into / read from chunk n0 of a
+// full [N, ch, pix] tensor.
+void images_to_rows(const Tensor& img, int n0, int nb, int ch, int64_t pix, Tensor& rows) {
+  int64_t ss[3] = {ch * pix, pix, 1};          // coordinates (n, c, p) in img
+  int64_t ds[3] = {pix, int64_t(nb) * pix, 1}; // ... in rows [c][n*pix + p]
+  strided_copy(img, ss, int64_t(n0) * ch * pix, rows, ds, 0, Shape{nb, ch, pix});
+}
+void rows_to_images(const Tensor& rows, int n0, int nb, int ch, int64_t pix, Tensor& img) {
+  int64_t ss[3] = {pix, int64_t(nb) * pix, 1};
+  int64_t ds[3] = {ch * pix, pix, 1};
+  strided_copy(rows, ss, 0, img, ds, int64_t(n0) * ch * pix, Shape{nb, ch, pix});
+}
+
+// C[g] (+)= op(A[g]) op(B[g]) over the groups; A, B, C are row-major 2-D per group.
+void grouped_gemm(const Tensor& A, const Tensor& B, Tensor& C, int groups, int M, int N, int K, bool ta, bool tb,
+                  bool accumulate, const Tensor* bias) {
+  GemmCall g;
+  g.ta = ta;
+  g.tb = tb;
+  g.M = M;
+  g.N = N;
+  g.K = K;
+  g.batch = groups;
+  g.lda = ta ? M : K;
+  g.ldb = tb ? K : N;
+  g.ldc = N;
+  g.sa = int64_t(M) * K;
+  g.sb = int64_t(K) * N;
+  g.sc = int64_t(M) * N;
+  g.beta = accumulate ? 1.f : 0.f;
+  g.bias_mode = bias ? 2 : 0;
+  gemm_into(g, A, B, C, bias);
+}
+
+// y [N, OC, OH, OW] = conv(x, w) (+ bias when groups == 1; else added by the caller).
+Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Geometry& g) {
+  Device& dev = x.device();
+  Tensor y = Tensor::empty({g.N, g.OC, g.OH, g.OW}, dev, x.dtype());
+  int chunk = chunk_images(dev, g);
+  int Cg = g.C / g.groups, OCg = g.OC / g.groups;
+  for (int n0 = 0; n0 < g.N; n0 += chunk) {
+    int nb = std::min(chunk, g.N - n0);
+    Tensor cols = im2col(x, g, n0, nb);
+    Tensor yr = Tensor::empty({g.OC, nb * g.ohw()}, dev, x.dtype());
+    grouped_gemm(w, cols, yr, g.groups, OCg, int(nb * g.ohw()), int(Cg * g.kk()), false, false, false, bias);
+    rows_to_images(yr, n0, nb, g.OC, g.ohw(), y);
+  }
+  return y;
+}
+
+// dx [N, C, H, W] from dy [N, OC, OH, OW] (conv's data gradient).
+Tensor conv_backward_data(const Tensor& dy, const Tensor& w, const Geometry& g) {
+  Device& dev = dy.device();
+  Tensor dx = Tensor::empty({g.N, g.C, g.H, g.W}, dev, dy.dtype());
+  int chunk = chunk_images(dev, g);
+  int Cg = g.C / g.groups, OCg = g.OC / g.groups;
+  for (int n0 = 0; n0 < g.N; n0 += chunk) {
+    int nb = std::min(chunk, g.N - n0);
+    Tensor dyr = Tensor::empty({g.OC, nb * g.ohw()}, dev, dy.dtype());
+    images_to_rows(dy, n0, nb, g.OC, g.ohw(), dyr);
+    Tensor dcols = Tensor::empty({g.C * g.kk(), nb * g.ohw()}, dev, dy.dtype());
+    grouped_gemm(w, dyr, dcols, g.groups, int(Cg * g.kk()), int(nb * g.ohw()), OCg, true, false, false, nullptr);
+    col2im(dcols, dx, g, n0, nb);
+  }
+  return dx;
+}
+
+// dW [OC, C/g, KH, KW] = sum over chunks of dY' @ cols^T.
+Tensor conv_backward_weight(const Tensor& x, const Tensor& dy, const Geometry& g) {
+  Device& dev = x.device();
+  int Cg = g.C / g.groups, OCg = g.OC / g.groups;
+  Tensor dw = Tensor::empty({g.OC, Cg, g.KH, g.KW}, dev, x.dtype());
+  int chunk = chunk_images(dev, g);
+  for (int n0 = 0; n0 < g.N; n0 += chunk) {
+    int nb = std::min(chunk, g.N - n0);
+    Tensor cols = im2col(x, g, n0, nb);
+    Tensor dyr = Tensor::empty({g.OC, nb * g.ohw()}, dev, x.dtype());
+    images_to_rows(dy, n0, nb, g.OC, g.ohw(), dyr);
+    grouped_gemm(dyr, cols, dw, g.groups, OCg, int(Cg * g.kk()), int(nb * g.ohw()), false, true, n0 > 0, nullptr);
+  }
+  return dw;
+}
+
+int out_size(int in, int pad, int dil, int k, int stride) { return (in + 2 * pad - dil * (k - 1) - 1) / stride + 1; }
+
+void check_conv(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& o, const char* op) {
+  check_float(x, op);
+  check_float(w, op);
+  check_same_device(x, w, op);
+  if (x.dim() != 4) throw Error(std::string(op) + ": input must be [N, C, H, W], got " + x.shape().str());
+  if (w.dim() != 4) throw Error(std::string(op) + ": weight must be 4-D, got " + w.shape().str());
+  if (o.groups < 1 || o.stride_h < 1 || o.stride_w < 1 || o.dil_h < 1 || o.dil_w < 1 || o.pad_h < 0 || o.pad_w < 0)
+    throw Error(std::string(op) + ": stride, dilation and groups must be >= 1, padding >= 0");
+  (void)bias;
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& o) {
+  check_conv(x, w, bias, o, "conv2d");
+  Geometry g{int(x.size(0)), int(x.size(1)), int(x.size(2)), int(x.size(3)), int(w.size(0)), 0, 0,
+             int(w.size(2)), int(w.size(3)), o.groups, o};
+  if (g.C % g.groups || g.OC % g.groups || w.size(1) != g.C / g.groups)
+    throw Error("conv2d: weight " + w.shape().str() + " does not fit input " + x.shape().str() + " with groups=" + std::to_string(g.groups));
+  if (bias.defined() && (bias.dim() != 1 || bias.size(0) != g.OC))
+    throw Error("conv2d: bias " + bias.shape().str() + " does not match " + std::to_string(g.OC) + " output channels");
+  g.OH = out_size(g.H, o.pad_h, o.dil_h, g.KH, o.stride_h);
+  g.OW = out_size(g.W, o.pad_w, o.dil_w, g.KW, o.stride_w);
+  if (g.OH <= 0 || g.OW <= 0) throw Error("conv2d: kernel larger than the padded input " + x.shape().str());
+  bool fused_bias = bias.defined() && g.groups == 1;
+  Tensor y = conv_forward(x, w, fused_bias ? &bias : nullptr, g);
+  if (bias.defined() && !fused_bias) y = add(y.detach(), bias.detach().reshape({1, g.OC, 1, 1}));
+  if (needs_grad({x, w, bias})) {
+    Tensor xd = x.detach(), wd = w.detach();
+    bool has_bias = bias.defined();
+    record("conv2d", y, {x, w, bias}, [=](const Tensor& dy) {
+      Tensor dx = conv_backward_data(dy, wd, g);
+      Tensor dw = conv_backward_weight(xd, dy, g);
+      Tensor db = has_bias ? sum_to(dy, {1, g.OC, 1, 1}).reshape({g.OC}) : Tensor();
+      return std::vector<Tensor>{dx, dw, db};
+    });
+  }
+  return y;
+}
+
+Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& o) {
+  check_conv(x, w, bias, o, "conv_transpose2d");
+  int C = int(x.size(1));
+  if (w.size(0) != C || C % o.groups) throw Error("conv_transpose2d: weight " + w.shape().str() + " does not fit input " + x.shape().str());
+  int OC = int(w.size(1)) * o.groups;
+  int KH = int(w.size(2)), KW = int(w.size(3));
+  int OH = (int(x.size(2)) - 1) * o.stride_h - 2 * o.pad_h + o.dil_h * (KH - 1) + o.out_pad_h + 1;
+  int OW = (int(x.size(3)) - 1) * o.stride_w - 2 * o.pad_w + o.dil_w * (KW - 1) + o.out_pad_w + 1;
+  if (o.out_pad_h >= std::max(o.stride_h, o.dil_h) || o.out_pad_w >= std::max(o.stride_w, o.dil_w))
+    throw Error("conv_transpose2d: output padding must be smaller than stride or dilation");
+  if (bias.defined() && (bias.dim() != 1 || bias.size(0) != OC))
+    throw Error("conv_transpose2d: bias " + bias.shape().str() + " does not match " + std::to_string(OC) + " output channels");
+  // The equivalent convolution maps y [N, OC, OH, OW] -> x [N, C, H, W] with weight w viewed as
+  // [C, OC/g, KH, KW]: its data-backward is our forward.
+  Geometry g{int(x.size(0)), OC, OH, OW, C, int(x.size(2)), int(x.size(3)), KH, KW, o.groups, o};
+  Tensor y = conv_backward_data(x.detach(), w.detach(), g);
+  if (bias.defined()) y = add(y, bias.detach().reshape({1, OC, 1, 1}));
+  if (needs_grad({x, w, bias})) {
+    Tensor xd = x.detach(), wd = w.detach();
+    bool has_bias = bias.defined();
+    record("conv_transpose2d", y, {x, w, bias}, [=](const Tensor& dy) {
+      Tensor dx = conv_forward(dy, wd, nullptr, g);
+      Tensor dw = conv_backward_weight(dy, xd, g);
+      Tensor db = has_bias ? sum_to(dy, {1, OC, 1, 1}).reshape({OC}) : Tensor();
+      return std::vector<Tensor>{dx, dw, db};
+    });
+  }
+  return y;
+}
+
+}  // namespace vkwb

@@ -1,0 +1,137 @@
+// Matrix products: one GEMM kernel family (register-blocked for CPU devices, shared-memory tiles
+// for GPUs) behind matmul and linear. Forward and backward side by side.
+#include "engine/ops/gemm.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "engine/autograd.h"
+#include "engine/ops.h"
+#include "engine/ops/launch.h"
+#include "engine/reference/reference.h"
+
+namespace vkwb {
+using namespace detail;
+
+const char* gemm_variant(const Device& dev) {
+  const char* env = std::getenv("VKWB_GEMM");
+  if (env && std::strcmp(env, "tiled") == 0) return "tiled";
+  if (env && std::strcmp(env, "register") == 0) return "register";
+  return dev.info().type == "cpu" ? "register" : "tiled";
+}
+
+namespace detail {
+
+void gemm_into(const GemmCall& g, const Tensor& A, const Tensor& B, Tensor& C, const Tensor* bias) {
+  Device& dev = C.device();
+  if (g.M == 0 || g.N == 0 || g.batch == 0) return;
+  GemmP p{g.M, g.N, g.K, g.lda, g.ldb, g.ldc, i32(g.sa), i32(g.sb), i32(g.sc), g.alpha, g.beta};
+  bool use_beta = g.beta != 0.f;
+  if (dev.is_cpu()) {
+    with_float_type(C.dtype(), [&](auto t) {
+      using T = decltype(t);
+      ref::gemm<T>(g.ta, g.tb, g.bias_mode, use_beta, p, g.batch, A.data<T>(), B.data<T>(), C.data<T>(),
+                   bias ? bias->data<T>() : nullptr);
+    });
+    return;
+  }
+  if (uint32_t(g.batch) > dev.info().max_workgroup_count[2]) throw Error("gemm: batch too large for one dispatch");
+  const Tensor& bb = bias ? *bias : C;   // unused binding aliases C
+  std::vector<int32_t> spec;
+  if (std::strcmp(gemm_variant(dev), "tiled") == 0) {
+    spec = {16, 16, g.ta, g.tb, g.bias_mode, use_beta};
+    launch(dev, ShaderId::gemm_tiled, spec, p, {A, B, C, bb}, uint32_t((g.N + 63) / 64), uint32_t((g.M + 63) / 64),
+           uint32_t(g.batch));
+  } else {
+    const uint32_t lx = 8, ly = 8, tm = 4, tn = 4;
+    spec = {int32_t(lx), int32_t(ly), g.ta, g.tb, g.bias_mode, use_beta};
+    launch(dev, ShaderId::gemm, spec, p, {A, B, C, bb}, uint32_t((g.N + lx * tn - 1) / (lx * tn)),
+           uint32_t((g.M + ly * tm - 1) / (ly * tm)), uint32_t(g.batch));
+  }
+}
+
+}  // namespace detail
+
+// op(A) op(B) for 2-D or batched 3-D operands, no autograd.
+static Tensor mm_raw(const Tensor& a, const Tensor& b, bool ta, bool tb, float alpha) {
+  bool batched = a.dim() == 3;
+  int B = batched ? int(a.shape()[0]) : 1;
+  int ar = int(a.shape()[-2]), ac = int(a.shape()[-1]), br = int(b.shape()[-2]), bc = int(b.shape()[-1]);
+  GemmCall g;
+  g.ta = ta;
+  g.tb = tb;
+  g.M = ta ? ac : ar;
+  g.K = ta ? ar : ac;
+  g.N = tb ? br : bc;
+  int kb = tb ? bc : br;
+  if (g.K != kb) throw Error("matmul: inner dimensions differ: " + a.shape().str() + (ta ? "^T" : "") + " x " + b.shape().str() + (tb ? "^T" : ""));
+  g.batch = B;
+  g.lda = ac;
+  g.ldb = bc;
+  g.ldc = g.N;
+  g.sa = batched ? int64_t(ar) * ac : 0;
+  g.sb = batched ? int64_t(br) * bc : 0;
+  g.sc = int64_t(g.M) * g.N;
+  g.alpha = alpha;
+  Tensor c = batched ? Tensor::empty({B, g.M, g.N}, a.device(), a.dtype()) : Tensor::empty({g.M, g.N}, a.device(), a.dtype());
+  if (g.K == 0) {
+    fill_(c, 0.0);
+    return c;
+  }
+  gemm_into(g, a, b, c, nullptr);
+  return c;
+}
+
+Tensor matmul(const Tensor& a, const Tensor& b, const GemmOptions& o) {
+  check_float(a, "matmul");
+  check_float(b, "matmul");
+  check_same_device(a, b, "matmul");
+  if (!((a.dim() == 2 && b.dim() == 2) || (a.dim() == 3 && b.dim() == 3 && a.shape()[0] == b.shape()[0])))
+    throw Error("matmul: expected 2-D x 2-D or batched 3-D x 3-D, got " + a.shape().str() + " x " + b.shape().str());
+  Tensor c = mm_raw(a, b, o.trans_a, o.trans_b, o.alpha);
+  if (needs_grad({a, b})) {
+    Tensor ad = a.detach(), bd = b.detach();
+    bool ta = o.trans_a, tb = o.trans_b;
+    float alpha = o.alpha;
+    record("matmul", c, {a, b}, [=](const Tensor& g) {
+      Tensor ga = ta ? mm_raw(bd, g, tb, true, alpha) : mm_raw(g, bd, false, !tb, alpha);
+      Tensor gb = tb ? mm_raw(g, ad, true, ta, alpha) : mm_raw(ad, g, !ta, false, alpha);
+      return std::vector<Tensor>{ga, gb};
+    });
+  }
+  return c;
+}
+
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
+  check_float(x, "linear");
+  if (x.dim() != 2 || w.dim() != 2 || x.shape()[1] != w.shape()[1])
+    throw Error("linear: input " + x.shape().str() + " does not match weight " + w.shape().str() + " ([out, in])");
+  if (bias.defined() && (bias.dim() != 1 || bias.shape()[0] != w.shape()[0]))
+    throw Error("linear: bias " + bias.shape().str() + " does not match weight " + w.shape().str());
+  int N = int(x.shape()[0]), in = int(x.shape()[1]), out = int(w.shape()[0]);
+  Tensor y = Tensor::empty({N, out}, x.device(), x.dtype());
+  GemmCall g;
+  g.tb = true;
+  g.M = N;
+  g.N = out;
+  g.K = in;
+  g.lda = in;
+  g.ldb = in;
+  g.ldc = out;
+  g.bias_mode = bias.defined() ? 1 : 0;
+  if (in == 0) fill_(y, 0.0);
+  else gemm_into(g, x, w, y, bias.defined() ? &bias : nullptr);
+  if (needs_grad({x, w, bias})) {
+    Tensor xd = x.detach(), wd = w.detach();
+    bool has_bias = bias.defined();
+    record("linear", y, {x, w, bias}, [=](const Tensor& gy) {
+      Tensor gx = mm_raw(gy, wd, false, false, 1.f);      // [N, out] x [out, in]
+      Tensor gw = mm_raw(gy, xd, true, false, 1.f);       // [out, N] x [N, in]
+      Tensor gb = has_bias ? sum(gy, 0) : Tensor();
+      return std::vector<Tensor>{gx, gw, gb};
+    });
+  }
+  return y;
+}
+
+}  // namespace vkwb

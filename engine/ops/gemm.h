@@ -1,0 +1,18 @@
+// Internal GEMM entry point shared by matmul, linear and convolution.
+#pragma once
+#include "engine/tensor.h"
+
+namespace vkwb::detail {
+
+struct GemmCall {
+  bool ta = false, tb = false;
+  int M = 0, N = 0, K = 0, batch = 1;
+  int lda = 0, ldb = 0, ldc = 0;
+  int64_t sa = 0, sb = 0, sc = 0;     // batch strides (elements)
+  float alpha = 1.f, beta = 0.f;
+  int bias_mode = 0;                  // 0 none, 1 bias[n], 2 bias[m]
+};
+// C = alpha * op(A) op(B) + beta * C + bias, recorded (or run on the CPU backend). No autograd.
+void gemm_into(const GemmCall& g, const Tensor& A, const Tensor& B, Tensor& C, const Tensor* bias);
+
+}  // namespace vkwb::detail

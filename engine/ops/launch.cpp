@@ -1,0 +1,58 @@
+#include "engine/ops/launch.h"
+
+#include <algorithm>
+
+#include "engine/kernels.h"
+#include "engine/stream.h"
+
+namespace vkwb::detail {
+
+uint32_t local_1d(const Device& dev) { return std::min<uint32_t>(128, dev.info().max_workgroup_invocations); }
+
+uint32_t groups_1d(const Device& dev, uint64_t n) {
+  uint64_t l = local_1d(dev);
+  uint64_t g = (n + l - 1) / l;
+  return uint32_t(std::clamp<uint64_t>(g, 1, dev.info().max_workgroup_count[0]));
+}
+
+void check_float(const Tensor& t, const char* op) {
+  if (t.dtype() == DType::i32) throw Error(std::string(op) + ": expected a floating-point tensor, got int32");
+}
+
+void check_same_device(const Tensor& a, const Tensor& b, const char* op) {
+  if (&a.device() != &b.device())
+    throw Error(std::string(op) + ": tensors on different devices (" + a.device().name() + ", " + b.device().name() + ")");
+}
+
+void launch_raw(Device& dev, ShaderId id, const std::vector<int32_t>& spec, const void* push, uint32_t push_size,
+                std::initializer_list<Tensor> bufs, uint32_t gx, uint32_t gy, uint32_t gz) {
+  if (bufs.size() > kMaxBindings) throw Error("internal: too many bindings");
+  const auto& info = dev.info();
+  BufferArg args[kMaxBindings];
+  std::vector<Tensor> keep;   // aligned copies, alive until recorded (frees are deferred)
+  uint32_t i = 0;
+  for (const Tensor& t : bufs) {
+    if (&t.device() != &dev) throw Error(std::string(shader_blob(id).name) + ": tensor on another device");
+    const TensorImpl* impl = t.impl();
+    VkDeviceSize off = impl->storage->alloc.offset + impl->offset;
+    VkDeviceSize range = std::max<VkDeviceSize>(t.nbytes(), 4);
+    if (range > info.max_storage_buffer_range)
+      throw Error(std::string(shader_blob(id).name) + ": tensor of " + std::to_string(range >> 20) +
+                  " MiB exceeds maxStorageBufferRange (" + std::to_string(info.max_storage_buffer_range >> 20) + " MiB)");
+    VkBuffer buffer = impl->storage->alloc.buffer;
+    if (off % std::max<uint32_t>(1, info.min_storage_buffer_offset_alignment) != 0) {
+      // A view at an unaligned offset (e.g. a row slice): bind an aligned copy. Views are only
+      // ever read by kernels; outputs are always fresh, aligned allocations.
+      Tensor c = Tensor::empty(t.shape(), dev, t.dtype());
+      dev.stream().copy(buffer, off, c.impl()->storage->alloc.buffer, c.impl()->storage->alloc.offset, t.nbytes());
+      buffer = c.impl()->storage->alloc.buffer;
+      off = c.impl()->storage->alloc.offset;
+      keep.push_back(c);
+    }
+    args[i++] = {buffer, off, range};
+  }
+  const Kernel& k = dev.kernels().get(id, spec);
+  dev.stream().dispatch(k.pipeline, k.layout, args, i, push, push_size, gx, gy, gz, k.name);
+}
+
+}  // namespace vkwb::detail

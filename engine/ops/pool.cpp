@@ -1,0 +1,88 @@
+// 2-D max / average pooling (and adaptive average pooling for divisible sizes).
+#include "engine/autograd.h"
+#include "engine/ops.h"
+#include "engine/ops/launch.h"
+#include "engine/reference/reference.h"
+
+namespace vkwb {
+using namespace detail;
+
+static PoolP pool_params(const Tensor& x, const Pool2dOptions& o_in, const char* op) {
+  check_float(x, op);
+  if (x.dim() != 4) throw Error(std::string(op) + ": input must be [N, C, H, W], got " + x.shape().str());
+  Pool2dOptions o = o_in;
+  if (o.stride_h == 0) o.stride_h = o.kh;
+  if (o.stride_w == 0) o.stride_w = o.kw;
+  if (o.kh < 1 || o.kw < 1 || o.stride_h < 1 || o.stride_w < 1 || o.pad_h < 0 || o.pad_w < 0)
+    throw Error(std::string(op) + ": kernel and stride must be >= 1, padding >= 0");
+  if (2 * o.pad_h > o.kh || 2 * o.pad_w > o.kw) throw Error(std::string(op) + ": padding must be at most half the kernel");
+  PoolP p{};
+  p.planes = i32(x.size(0) * x.size(1));
+  p.H = i32(x.size(2));
+  p.W = i32(x.size(3));
+  p.KH = o.kh;
+  p.KW = o.kw;
+  p.sh = o.stride_h;
+  p.sw = o.stride_w;
+  p.ph = o.pad_h;
+  p.pw = o.pad_w;
+  p.OH = (p.H + 2 * p.ph - p.KH) / p.sh + 1;
+  p.OW = (p.W + 2 * p.pw - p.KW) / p.sw + 1;
+  p.count_pad = o.count_include_pad ? 1 : 0;
+  if (p.OH <= 0 || p.OW <= 0) throw Error(std::string(op) + ": kernel larger than input " + x.shape().str());
+  return p;
+}
+
+static Tensor pool_grad(const Tensor& dy, const Tensor& idx, const PoolP& p, bool is_max, const Shape& xs) {
+  Device& dev = dy.device();
+  Tensor dx = Tensor::empty(xs, dev, dy.dtype());
+  if (dev.is_cpu()) {
+    with_float_type(dy.dtype(), [&](auto t) {
+      using T = decltype(t);
+      ref::pool_grad<T>(is_max, p, dy.data<T>(), is_max ? idx.data<int32_t>() : nullptr, dx.data<T>());
+    });
+  } else {
+    launch(dev, ShaderId::pool_grad, {i32(local_1d(dev)), is_max ? 1 : 0}, p, {dy, is_max ? idx : dy, dx},
+           groups_1d(dev, dx.numel()));
+  }
+  return dx;
+}
+
+static Tensor pool(const Tensor& x, const Pool2dOptions& o, bool is_max) {
+  PoolP p = pool_params(x, o, is_max ? "max_pool2d" : "avg_pool2d");
+  Device& dev = x.device();
+  Tensor y = Tensor::empty({x.size(0), x.size(1), p.OH, p.OW}, dev, x.dtype());
+  Tensor idx = is_max ? Tensor::empty(y.shape(), dev, DType::i32) : Tensor();
+  if (y.numel() > 0) {
+    if (dev.is_cpu()) {
+      with_float_type(x.dtype(), [&](auto t) {
+        using T = decltype(t);
+        ref::pool<T>(is_max, p, x.data<T>(), y.data<T>(), is_max ? idx.data<int32_t>() : nullptr);
+      });
+    } else {
+      launch(dev, ShaderId::pool, {i32(local_1d(dev)), is_max ? 1 : 0}, p, {x, y, is_max ? idx : y}, groups_1d(dev, y.numel()));
+    }
+  }
+  Shape xs = x.shape();
+  record(is_max ? "max_pool2d" : "avg_pool2d", y, {x}, [idx, p, is_max, xs](const Tensor& g) {
+    return std::vector<Tensor>{pool_grad(g, idx, p, is_max, xs)};
+  });
+  return y;
+}
+
+Tensor max_pool2d(const Tensor& x, const Pool2dOptions& o) { return pool(x, o, true); }
+Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& o) { return pool(x, o, false); }
+
+Tensor adaptive_avg_pool2d(const Tensor& x, int out_h, int out_w) {
+  if (x.dim() != 4) throw Error("adaptive_avg_pool2d: input must be [N, C, H, W], got " + x.shape().str());
+  int H = int(x.size(2)), W = int(x.size(3));
+  if (out_h < 1 || out_w < 1 || H % out_h || W % out_w)
+    throw Error("adaptive_avg_pool2d: output " + std::to_string(out_h) + "x" + std::to_string(out_w) +
+                " must divide the input " + std::to_string(H) + "x" + std::to_string(W));
+  Pool2dOptions o;
+  o.kh = H / out_h;
+  o.kw = W / out_w;
+  return avg_pool2d(x, o);
+}
+
+}  // namespace vkwb

@@ -1,0 +1,38 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// 2-D pooling over x [N*C planes, H, W] -> y [N*C, OH, OW].
+// MAX == 1: max pooling, also writes the argmax as h*W + w into idx (padding never wins).
+// MAX == 0: average pooling; divisor = KH*KW when p.count_pad == 1 else the in-image count.
+#include "common.glsl"
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const int MAX = 1;
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) writeonly buffer Y { float y[]; };
+layout(std430, binding = 2) writeonly buffer I { int idx[]; };
+layout(push_constant) uniform P {
+  int planes; int H; int W; int OH; int OW; int KH; int KW; int sh; int sw; int ph; int pw; int count_pad;
+} p;
+
+void main() {
+  uint total = uint(p.planes * p.OH * p.OW);
+  GRID_STRIDE(i, total) {
+    int ow = int(i % uint(p.OW)), oh = int((i / uint(p.OW)) % uint(p.OH)), pl = int(i / uint(p.OW * p.OH));
+    int base = pl * p.H * p.W;
+    int h0 = oh * p.sh - p.ph, w0 = ow * p.sw - p.pw;
+    float best = -3.402823466e38, s = 0.0;
+    int bi = -1, cnt = 0;
+    for (int kh = 0; kh < p.KH; ++kh) {
+      int h = h0 + kh;
+      if (h < 0 || h >= p.H) continue;
+      for (int kw = 0; kw < p.KW; ++kw) {
+        int w = w0 + kw;
+        if (w < 0 || w >= p.W) continue;
+        float v = x[base + h * p.W + w];
+        if (MAX == 1) { if (v > best || bi < 0) { best = v; bi = h * p.W + w; } }
+        else { s += v; cnt++; }
+      }
+    }
+    if (MAX == 1) { y[i] = best; idx[i] = bi; }
+    else y[i] = s / float(p.count_pad == 1 ? p.KH * p.KW : max(cnt, 1));
+  }
+}

@@ -1,0 +1,45 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// Backward of pool.comp in gather form (one invocation per input element, no atomics):
+// dx[pl, h, w] = sum over the windows (oh, ow) that contain (h, w) of
+//   MAX: dy if idx[window] == h*W + w;   AVG: dy / divisor(window).
+#include "common.glsl"
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const int MAX = 1;
+layout(std430, binding = 0) readonly buffer DY { float dy[]; };
+layout(std430, binding = 1) readonly buffer I { int idx[]; };
+layout(std430, binding = 2) writeonly buffer DX { float dx[]; };
+layout(push_constant) uniform P {
+  int planes; int H; int W; int OH; int OW; int KH; int KW; int sh; int sw; int ph; int pw; int count_pad;
+} p;
+
+int divisor(int oh, int ow) {
+  if (p.count_pad == 1) return p.KH * p.KW;
+  int h0 = oh * p.sh - p.ph, w0 = ow * p.sw - p.pw;
+  int hs = max(h0, 0), he = min(h0 + p.KH, p.H), ws = max(w0, 0), we = min(w0 + p.KW, p.W);
+  return max((he - hs) * (we - ws), 1);
+}
+
+void main() {
+  uint total = uint(p.planes * p.H * p.W);
+  GRID_STRIDE(i, total) {
+    int w = int(i % uint(p.W)), h = int((i / uint(p.W)) % uint(p.H)), pl = int(i / uint(p.W * p.H));
+    int oh_lo = max(0, (h + p.ph - p.KH + p.sh) / p.sh), oh_hi = min(p.OH - 1, (h + p.ph) / p.sh);
+    int ow_lo = max(0, (w + p.pw - p.KW + p.sw) / p.sw), ow_hi = min(p.OW - 1, (w + p.pw) / p.sw);
+    if (h + p.ph - p.KH + 1 < 0) oh_lo = 0;
+    if (w + p.pw - p.KW + 1 < 0) ow_lo = 0;
+    float s = 0.0;
+    int me = h * p.W + w;
+    for (int oh = oh_lo; oh <= oh_hi; ++oh) {
+      for (int ow = ow_lo; ow <= ow_hi; ++ow) {
+        int o = (pl * p.OH + oh) * p.OW + ow;
+        if (MAX == 1) { if (idx[o] == me) s += dy[o]; }
+        else {
+          int h0 = oh * p.sh - p.ph, w0 = ow * p.sw - p.pw;
+          if (h >= h0 && h < h0 + p.KH && w >= w0 && w < w0 + p.KW) s += dy[o] / float(divisor(oh, ow));
+        }
+      }
+    }
+    dx[i] = s;
+  }
+}

@@ -1,0 +1,25 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// Strided copy of up to 5-D: for every coordinate c of p.shape,
+//   dst[dst_off + sum c[d]*dst_stride[d]] = src[src_off + sum c[d]*src_stride[d]]
+// (element units). Covers contiguous(), permute/transpose, narrow, concat and split.
+// Works on 32-bit words, so it serves f32 and i32 alike.
+#include "common.glsl"
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer S { uint src[]; };
+layout(std430, binding = 1) buffer D { uint dst[]; };
+layout(push_constant) uniform P { uint n; int ndim; int shape[5]; int ss[5]; int ds[5]; int src_off; int dst_off; } p;
+
+void main() {
+  GRID_STRIDE(i, p.n) {
+    uint r = i;
+    int is = p.src_off, id = p.dst_off;
+    for (int d = p.ndim - 1; d >= 0; --d) {
+      int c = int(r % uint(p.shape[d]));
+      r /= uint(p.shape[d]);
+      is += c * p.ss[d];
+      id += c * p.ds[d];
+    }
+    dst[id] = src[is];
+  }
+}

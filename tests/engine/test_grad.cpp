@@ -1,0 +1,119 @@
+// Finite-difference gradient checks (reference in double) for every differentiable op, and the
+// device's gradients against the reference's.
+#include <boost/test/unit_test.hpp>
+
+#include "support/op_check.h"
+
+using namespace vkwb;
+using namespace vkwb::test;
+
+BOOST_AUTO_TEST_SUITE(gradients)
+
+BOOST_AUTO_TEST_CASE(unary_grads) {
+  Input x = rnd({3, 7}, 1, -2, 2), pos = rnd({3, 7}, 2, 0.2, 3);
+  gradcheck("relu", [](auto& in) { return relu(in[0]); }, {x});
+  gradcheck("leaky_relu", [](auto& in) { return leaky_relu(in[0], 0.2f); }, {x});
+  gradcheck("elu", [](auto& in) { return elu(in[0], 0.8f); }, {x});
+  gradcheck("sigmoid", [](auto& in) { return sigmoid(in[0]); }, {x});
+  gradcheck("tanh", [](auto& in) { return vkwb::tanh(in[0]); }, {x});
+  gradcheck("softplus", [](auto& in) { return softplus(in[0]); }, {x});
+  gradcheck("exp", [](auto& in) { return vkwb::exp(in[0]); }, {x});
+  gradcheck("log", [](auto& in) { return vkwb::log(in[0]); }, {pos});
+  gradcheck("sqrt", [](auto& in) { return vkwb::sqrt(in[0]); }, {pos});
+  gradcheck("abs", [](auto& in) { return vkwb::abs(in[0]); }, {x});
+  gradcheck("neg", [](auto& in) { return neg(in[0]); }, {x});
+  gradcheck("clamp", [](auto& in) { return clamp(in[0], -0.5f, 0.7f); }, {x});
+  gradcheck("affine", [](auto& in) { return affine(in[0], -1.5f, 0.3f); }, {x});
+  gradcheck("square", [](auto& in) { return square(in[0]); }, {x});
+  gradcheck("pow scalar", [](auto& in) { return vkwb::pow(in[0], 2.5f); }, {pos});
+}
+
+BOOST_AUTO_TEST_CASE(binary_grads) {
+  Input a = rnd({3, 1, 5}, 3, -2, 2), b = rnd({4, 5}, 4, 0.5, 2), pa = rnd({3, 1, 5}, 5, 0.5, 2);
+  gradcheck("add", [](auto& in) { return add(in[0], in[1]); }, {a, b});
+  gradcheck("sub", [](auto& in) { return sub(in[0], in[1]); }, {a, b});
+  gradcheck("mul", [](auto& in) { return mul(in[0], in[1]); }, {a, b});
+  gradcheck("div", [](auto& in) { return div(in[0], in[1]); }, {a, b});
+  gradcheck("maximum", [](auto& in) { return maximum(in[0], in[1]); }, {a, b});
+  gradcheck("minimum", [](auto& in) { return minimum(in[0], in[1]); }, {a, b});
+  gradcheck("pow", [](auto& in) { return vkwb::pow(in[0], in[1]); }, {pa, b});
+}
+
+BOOST_AUTO_TEST_CASE(reduction_grads) {
+  Input x = rnd({3, 4, 5}, 6);
+  for (int d = 0; d < 3; ++d) {
+    gradcheck("sum", [d](auto& in) { return sum(in[0], d); }, {x});
+    gradcheck("mean", [d](auto& in) { return mean(in[0], d, true); }, {x});
+    gradcheck("max", [d](auto& in) { return vkwb::max(in[0], d); }, {x});
+    gradcheck("min", [d](auto& in) { return vkwb::min(in[0], d); }, {x});
+    gradcheck("var", [d](auto& in) { return var(in[0], d); }, {x});
+    gradcheck("softmax", [d](auto& in) { return softmax(in[0], d); }, {x});
+    gradcheck("log_softmax", [d](auto& in) { return log_softmax(in[0], d); }, {x});
+  }
+  gradcheck("sum all", [](auto& in) { return sum(in[0]); }, {x});
+  gradcheck("sum_to", [](auto& in) { return sum_to(in[0], {4, 1}); }, {x});
+}
+
+BOOST_AUTO_TEST_CASE(matrix_grads) {
+  Input a = rnd({5, 3}, 7), b = rnd({3, 4}, 8), at = rnd({3, 5}, 9), bt = rnd({4, 3}, 10);
+  gradcheck("matmul", [](auto& in) { return matmul(in[0], in[1]); }, {a, b});
+  gradcheck("matmul TA TB", [](auto& in) { return matmul(in[0], in[1], {.trans_a = true, .trans_b = true, .alpha = 0.7f}); }, {at, bt});
+  gradcheck("matmul TA", [](auto& in) { return matmul(in[0], in[1], {.trans_a = true}); }, {at, b});
+  gradcheck("matmul TB", [](auto& in) { return matmul(in[0], in[1], {.trans_b = true}); }, {a, bt});
+  gradcheck("batched matmul", [](auto& in) { return matmul(in[0], in[1]); }, {rnd({2, 3, 4}, 11), rnd({2, 4, 5}, 12)});
+  gradcheck("linear", [](auto& in) { return linear(in[0], in[1], in[2]); }, {rnd({5, 3}, 13), rnd({4, 3}, 14), rnd({4}, 15)});
+}
+
+BOOST_AUTO_TEST_CASE(shape_grads) {
+  Input x = rnd({2, 3, 4}, 16);
+  Input idx{Shape{2, 5, 4}, {}, true, false};
+  for (int i = 0; i < 40; ++i) idx.data.push_back(double((i * 5) % 3));
+  gradcheck("permute", [](auto& in) { return permute(in[0], {2, 0, 1}); }, {x});
+  gradcheck("narrow", [](auto& in) { return narrow(in[0], 2, 1, 2); }, {x});
+  gradcheck("concat", [](auto& in) { return concat({in[0], in[1]}, 1); }, {x, rnd({2, 2, 4}, 17)});
+  gradcheck("broadcast_to", [](auto& in) { return broadcast_to(in[0], {3, 2, 3, 4}); }, {x});
+  gradcheck("reshape", [](auto& in) { return mul(in[0].reshape({6, 4}), in[0].reshape({6, 4})); }, {x});
+  gradcheck("slice", [](auto& in) { return in[0].slice(1, 2); }, {x});
+  gradcheck("gather", [](auto& in) { return gather(in[0], 1, in[1]); }, {x, idx});
+  gradcheck("scatter_add", [](auto& in) { return scatter_add(in[0], 1, in[1], {2, 3, 4}); }, {rnd({2, 5, 4}, 18), idx});
+}
+
+BOOST_AUTO_TEST_CASE(conv_and_pool_grads) {
+  gradcheck("conv2d", [](auto& in) { return conv2d(in[0], in[1], in[2], {.stride_h = 2, .stride_w = 1, .pad_h = 1, .pad_w = 2}); },
+            {rnd({2, 3, 5, 4}, 19), rnd({4, 3, 3, 2}, 20), rnd({4}, 21)});
+  gradcheck("conv2d groups dilation", [](auto& in) { return conv2d(in[0], in[1], in[2], {.pad_h = 2, .pad_w = 2, .dil_h = 2, .dil_w = 2, .groups = 2}); },
+            {rnd({1, 4, 5, 5}, 22), rnd({2, 2, 3, 3}, 23), rnd({2}, 24)});
+  gradcheck("conv_transpose2d", [](auto& in) {
+    return conv_transpose2d(in[0], in[1], in[2], {.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 0, .out_pad_h = 1}); },
+            {rnd({2, 3, 3, 4}, 25), rnd({3, 2, 3, 3}, 26), rnd({2}, 27)});
+  Input x = rnd({2, 2, 7, 6}, 28);
+  gradcheck("max_pool2d", [](auto& in) { return max_pool2d(in[0], {.kh = 3, .kw = 2, .stride_h = 2, .stride_w = 2, .pad_h = 1}); }, {x});
+  gradcheck("avg_pool2d", [](auto& in) { return avg_pool2d(in[0], {.kh = 3, .kw = 3, .stride_h = 2, .stride_w = 1, .pad_h = 1, .pad_w = 1}); }, {x});
+  gradcheck("avg_pool2d exclude pad", [](auto& in) {
+    return avg_pool2d(in[0], {.kh = 3, .kw = 3, .stride_h = 2, .stride_w = 1, .pad_h = 1, .pad_w = 1, .count_include_pad = false}); }, {x});
+}
+
+BOOST_AUTO_TEST_CASE(loss_grads) {
+  Input logits = rnd({6, 5}, 29, -2, 2), y = labels(6, 5);
+  gradcheck("cross_entropy", [](auto& in) { return cross_entropy(in[0], in[1], 0.1f); }, {logits, y});
+  gradcheck("nll", [](auto& in) { return nll_loss(log_softmax(in[0], 1), in[1]); }, {logits, y});
+  gradcheck("multi_margin", [](auto& in) { return multi_margin_loss(in[0], in[1]); }, {logits, y});
+  Input a = rnd({4, 5}, 30, -2, 2), t = constant(rnd({4, 5}, 31, 0, 1));
+  gradcheck("mse", [](auto& in) { return mse_loss(in[0], in[1]); }, {a, t});
+  gradcheck("bce_with_logits", [](auto& in) { return bce_with_logits(in[0], in[1]); }, {a, t});
+  gradcheck("huber", [](auto& in) { return huber_loss(in[0], in[1], 0.5f); }, {a, t});
+}
+
+BOOST_AUTO_TEST_CASE(norm_grads) {
+  gradcheck("batch_norm", [](auto& in) {
+    Tensor rm, rv;
+    return batch_norm(in[0], rm, rv, in[1], in[2], true);
+  }, {rnd({3, 2, 3, 2}, 32), rnd({2}, 33, 0.5, 1.5), rnd({2}, 34)});
+  gradcheck("batch_norm 1d", [](auto& in) {
+    Tensor rm, rv;
+    return batch_norm(in[0], rm, rv, in[1], in[2], true);
+  }, {rnd({5, 3}, 35), rnd({3}, 36, 0.5, 1.5), rnd({3}, 37)});
+  gradcheck("local_response_norm", [](auto& in) { return local_response_norm(in[0], 3, 0.1f, 0.75f, 1.f); }, {rnd({2, 4, 2, 3}, 38)});
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,228 @@
+// Every kernel against the CPU reference on odd shapes (1, 7, 13, 127, 257, ...).
+#include <boost/test/unit_test.hpp>
+
+#include "support/op_check.h"
+
+using namespace vkwb;
+using namespace vkwb::test;
+
+BOOST_AUTO_TEST_SUITE(ops_vs_reference)
+
+BOOST_AUTO_TEST_CASE(unary_ops) {
+  for (Shape s : {Shape{1}, Shape{7, 13}, Shape{3, 257}, Shape{5, 3, 7, 11}}) {
+    Input x = rnd(s, 1, -3, 3), pos = rnd(s, 2, 0.1, 4);
+    check_op("relu", [](auto& in) { return relu(in[0]); }, {x});
+    check_op("leaky_relu", [](auto& in) { return leaky_relu(in[0], 0.1f); }, {x});
+    check_op("elu", [](auto& in) { return elu(in[0], 0.7f); }, {x});
+    check_op("sigmoid", [](auto& in) { return sigmoid(in[0]); }, {x});
+    check_op("tanh", [](auto& in) { return vkwb::tanh(in[0]); }, {x});
+    check_op("softplus", [](auto& in) { return softplus(in[0]); }, {x});
+    check_op("exp", [](auto& in) { return vkwb::exp(in[0]); }, {x});
+    check_op("log", [](auto& in) { return vkwb::log(in[0]); }, {pos});
+    check_op("sqrt", [](auto& in) { return vkwb::sqrt(in[0]); }, {pos});
+    check_op("abs", [](auto& in) { return vkwb::abs(in[0]); }, {x});
+    check_op("neg", [](auto& in) { return neg(in[0]); }, {x});
+    check_op("clamp", [](auto& in) { return clamp(in[0], -0.5f, 1.5f); }, {x});
+    check_op("affine", [](auto& in) { return affine(in[0], 2.5f, -1.f); }, {x});
+    check_op("square", [](auto& in) { return square(in[0]); }, {x});
+    check_op("pow", [](auto& in) { return vkwb::pow(in[0], 1.7f); }, {pos});
+  }
+}
+
+BOOST_AUTO_TEST_CASE(binary_broadcasting) {
+  struct Case { Shape a, b; };
+  for (auto c : {Case{{7, 13}, {7, 13}}, Case{{7, 13}, {13}}, Case{{7, 1}, {1, 13}}, Case{{3, 5, 7, 9}, {5, 1, 9}},
+                 Case{{1}, {127}}, Case{{2, 3, 1, 5, 1}, {3, 4, 1, 6}}}) {
+    Input a = rnd(c.a, 3, -2, 2), b = rnd(c.b, 4, 0.5, 2);
+    check_op("add", [](auto& in) { return add(in[0], in[1]); }, {a, b});
+    check_op("sub", [](auto& in) { return sub(in[0], in[1]); }, {a, b});
+    check_op("mul", [](auto& in) { return mul(in[0], in[1]); }, {a, b});
+    check_op("div", [](auto& in) { return div(in[0], in[1]); }, {a, b});
+    check_op("max", [](auto& in) { return maximum(in[0], in[1]); }, {a, b});
+    check_op("min", [](auto& in) { return minimum(in[0], in[1]); }, {a, b});
+    check_op("pow", [](auto& in) { return vkwb::pow(in[1], in[0]); }, {a, b});
+    check_op("ge", [](auto& in) { return ge(in[0], in[1]); }, {a, b});
+    check_op("lt", [](auto& in) { return lt(in[0], in[1]); }, {a, b});
+  }
+}
+
+BOOST_AUTO_TEST_CASE(reductions) {
+  for (Shape s : {Shape{1}, Shape{7, 13}, Shape{3, 257, 5}, Shape{2, 1000}, Shape{4097}}) {
+    Input x = rnd(s, 5, -3, 3);
+    for (int d = 0; d < s.n; ++d) {
+      check_op("sum", [d](auto& in) { return sum(in[0], d); }, {x}, 1e-3, 1e-4);
+      check_op("mean", [d](auto& in) { return mean(in[0], d, true); }, {x});
+      check_op("max", [d](auto& in) { return vkwb::max(in[0], d); }, {x});
+      check_op("min", [d](auto& in) { return vkwb::min(in[0], d); }, {x});
+      check_op("argmax", [d](auto& in) { return argmax(in[0], d); }, {x}, 1e-6, 1e-6);
+      check_op("argmin", [d](auto& in) { return argmin(in[0], d); }, {x}, 1e-6, 1e-6);
+      if (s[d] > 1) check_op("var", [d](auto& in) { return var(in[0], d); }, {x}, 1e-3, 1e-3);
+    }
+    check_op("sum all", [](auto& in) { return sum(in[0]); }, {x}, 1e-3, 1e-4);
+    check_op("mean all", [](auto& in) { return mean(in[0]); }, {x});
+  }
+}
+
+BOOST_AUTO_TEST_CASE(softmax_family) {
+  for (Shape s : {Shape{1, 1}, Shape{7, 13}, Shape{3, 10, 5}, Shape{64, 257}}) {
+    Input x = rnd(s, 6, -5, 5);
+    for (int d = 0; d < s.n; ++d) {
+      check_op("softmax", [d](auto& in) { return softmax(in[0], d); }, {x}, 1e-5, 1e-4);
+      check_op("log_softmax", [d](auto& in) { return log_softmax(in[0], d); }, {x}, 1e-4, 1e-4);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(gemm_shapes) {
+  struct Case { int M, N, K; };
+  for (const char* variant : {"register", "tiled"}) {
+    setenv("VKWB_GEMM", variant, 1);
+    for (auto c : {Case{1, 1, 1}, Case{7, 13, 5}, Case{13, 7, 127}, Case{127, 129, 33}, Case{65, 257, 64}, Case{3, 1, 300}}) {
+      Input a = rnd({c.M, c.K}, 7), b = rnd({c.K, c.N}, 8), at = rnd({c.K, c.M}, 9), bt = rnd({c.N, c.K}, 10);
+      std::string tag = std::string(variant) + " " + std::to_string(c.M) + "x" + std::to_string(c.N) + "x" + std::to_string(c.K);
+      check_op("matmul " + tag, [](auto& in) { return matmul(in[0], in[1]); }, {a, b}, 1e-4, 1e-4);
+      check_op("matmul TA " + tag, [](auto& in) { return matmul(in[0], in[1], {.trans_a = true}); }, {at, b}, 1e-4, 1e-4);
+      check_op("matmul TB " + tag, [](auto& in) { return matmul(in[0], in[1], {.trans_b = true}); }, {a, bt}, 1e-4, 1e-4);
+      check_op("matmul TA TB " + tag, [](auto& in) { return matmul(in[0], in[1], {.trans_a = true, .trans_b = true, .alpha = 0.5f}); },
+               {at, bt}, 1e-4, 1e-4);
+      Input w = rnd({c.N, c.K}, 11), bias = rnd({c.N}, 12);
+      check_op("linear " + tag, [](auto& in) { return linear(in[0], in[1], in[2]); }, {a, w, bias}, 1e-4, 1e-4);
+    }
+    check_op(std::string("batched matmul ") + variant, [](auto& in) { return matmul(in[0], in[1]); },
+             {rnd({3, 7, 13}, 1), rnd({3, 13, 5}, 2)}, 1e-4, 1e-4);
+  }
+  unsetenv("VKWB_GEMM");
+}
+
+BOOST_AUTO_TEST_CASE(shape_ops) {
+  Input x = rnd({3, 5, 7, 2}, 13);
+  check_op("permute", [](auto& in) { return permute(in[0], {2, 0, 3, 1}); }, {x}, 1e-6, 1e-6);
+  check_op("transpose", [](auto& in) { return transpose(in[0], 1, 3); }, {x}, 1e-6, 1e-6);
+  check_op("narrow", [](auto& in) { return narrow(in[0], 2, 2, 4); }, {x}, 1e-6, 1e-6);
+  check_op("concat", [](auto& in) { return concat({in[0], in[1], in[0]}, 1); }, {x, rnd({3, 2, 7, 2}, 14)}, 1e-6, 1e-6);
+  check_op("split", [](auto& in) { return split(in[0], {1, 4, 2}, 2)[1]; }, {x}, 1e-6, 1e-6);
+  check_op("broadcast_to", [](auto& in) { return broadcast_to(in[0], {4, 3, 5, 7, 2}); }, {x}, 1e-6, 1e-6);
+  check_op("slice view", [](auto& in) { return add(in[0].slice(1, 3), 0.f); }, {rnd({5, 3}, 15)}, 1e-6, 1e-6);
+  Input idx{Shape{3, 4, 7, 2}, {}, true, false};
+  for (int i = 0; i < 3 * 4 * 7 * 2; ++i) idx.data.push_back(double((i * 7) % 5));
+  check_op("gather", [](auto& in) { return gather(in[0], 1, in[1]); }, {x, idx}, 1e-6, 1e-6);
+  check_op("scatter_add", [](auto& in) { return scatter_add(in[0], 1, in[1], {3, 5, 7, 2}); }, {rnd({3, 4, 7, 2}, 16), idx}, 1e-6, 1e-6);
+  check_op("one_hot", [](auto& in) { return one_hot(in[0], 10); }, {labels(13, 10)}, 1e-6, 1e-6);
+}
+
+BOOST_AUTO_TEST_CASE(convolution) {
+  struct Case { Shape x, w; Conv2dOptions o; };
+  std::vector<Case> cases = {
+      {{2, 1, 28, 28}, {6, 1, 5, 5}, {.pad_h = 2, .pad_w = 2}},
+      {{3, 6, 14, 14}, {16, 6, 5, 5}, {}},
+      {{1, 3, 7, 9}, {5, 3, 3, 3}, {.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1}},
+      {{2, 4, 13, 11}, {6, 2, 3, 3}, {.pad_h = 2, .pad_w = 2, .dil_h = 2, .dil_w = 2, .groups = 2}},
+      {{2, 8, 5, 5}, {8, 1, 3, 3}, {.pad_h = 1, .pad_w = 1, .groups = 8}},
+      {{3, 7, 6, 6}, {4, 7, 1, 1}, {}},
+  };
+  for (auto& c : cases) {
+    Input x = rnd(c.x, 21), w = rnd(c.w, 22), b = rnd({c.w[0]}, 23);
+    auto o = c.o;
+    check_op("conv2d " + c.x.str() + c.w.str(), [o](auto& in) { return conv2d(in[0], in[1], in[2], o); }, {x, w, b}, 1e-4, 1e-4);
+  }
+  // ConvTranspose2d: weight [C, OC/g, KH, KW]
+  Input x = rnd({2, 4, 5, 6}, 24), w = rnd({4, 3, 3, 3}, 25), b = rnd({3}, 26);
+  check_op("conv_transpose2d s2", [](auto& in) {
+    return conv_transpose2d(in[0], in[1], in[2], {.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1, .out_pad_h = 1, .out_pad_w = 1});
+  }, {x, w, b}, 1e-4, 1e-4);
+  Input wg = rnd({4, 2, 3, 3}, 27), bg = rnd({4}, 28);
+  check_op("conv_transpose2d groups", [](auto& in) { return conv_transpose2d(in[0], in[1], in[2], {.groups = 2}); }, {x, wg, bg}, 1e-4, 1e-4);
+}
+
+BOOST_AUTO_TEST_CASE(pooling) {
+  Input x = rnd({2, 3, 13, 11}, 31);
+  check_op("max_pool2d 2x2", [](auto& in) { return max_pool2d(in[0], {}); }, {x}, 1e-6, 1e-6);
+  check_op("max_pool2d 3x3 s2 p1", [](auto& in) { return max_pool2d(in[0], {.kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1}); }, {x}, 1e-6, 1e-6);
+  check_op("avg_pool2d 3x3 s2 p1", [](auto& in) { return avg_pool2d(in[0], {.kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1}); }, {x}, 1e-5, 1e-5);
+  check_op("avg_pool2d no pad count", [](auto& in) {
+    return avg_pool2d(in[0], {.kh = 3, .kw = 2, .stride_h = 1, .stride_w = 2, .pad_h = 1, .pad_w = 1, .count_include_pad = false}); }, {x}, 1e-5, 1e-5);
+  check_op("adaptive_avg_pool2d", [](auto& in) { return adaptive_avg_pool2d(in[0], 1, 1); }, {x}, 1e-5, 1e-5);
+}
+
+BOOST_AUTO_TEST_CASE(losses) {
+  Input logits = rnd({13, 10}, 41, -3, 3);
+  Input y = labels(13, 10);
+  check_op("cross_entropy", [](auto& in) { return cross_entropy(in[0], in[1]); }, {logits, y}, 1e-5, 1e-5);
+  check_op("cross_entropy smoothing", [](auto& in) { return cross_entropy(in[0], in[1], 0.1f); }, {logits, y}, 1e-5, 1e-5);
+  check_op("nll", [](auto& in) { return nll_loss(log_softmax(in[0], 1), in[1]); }, {logits, y}, 1e-5, 1e-5);
+  check_op("hinge", [](auto& in) { return multi_margin_loss(in[0], in[1]); }, {logits, y}, 1e-5, 1e-5);
+  Input a = rnd({7, 13}, 42, -3, 3), t = rnd({7, 13}, 43, 0, 1);
+  check_op("mse", [](auto& in) { return mse_loss(in[0], in[1]); }, {a, t}, 1e-5, 1e-5);
+  check_op("bce_with_logits", [](auto& in) { return bce_with_logits(in[0], in[1]); }, {a, t}, 1e-5, 1e-5);
+  check_op("huber", [](auto& in) { return huber_loss(in[0], in[1], 1.f); }, {a, t}, 1e-5, 1e-5);
+}
+
+BOOST_AUTO_TEST_CASE(normalisation) {
+  Input x = rnd({4, 3, 5, 7}, 51, -2, 3), w = rnd({3}, 52, 0.5, 1.5), b = rnd({3}, 53);
+  check_op("batch_norm train", [](auto& in) {
+    Tensor rm = Tensor::zeros({3}, in[0].device(), in[0].dtype()), rv = Tensor::ones({3}, in[0].device());
+    if (in[0].dtype() == DType::f64) rv = rv.to(DType::f64);
+    Tensor y = batch_norm(in[0], rm, rv, in[1], in[2], true);
+    return concat({y.reshape({-1}), rm, rv}, 0);
+  }, {x, w, b}, 1e-4, 1e-4);
+  check_op("local_response_norm", [](auto& in) { return local_response_norm(in[0], 5, 1e-2f, 0.75f, 2.f); }, {x}, 1e-5, 1e-4);
+  check_op("local_response_norm even", [](auto& in) { return local_response_norm(in[0], 2, 1e-2f, 0.75f, 2.f); }, {x}, 1e-5, 1e-4);
+}
+
+BOOST_AUTO_TEST_CASE(optimizer_kernel) {
+  for (int op = 0; op <= 5; ++op) {
+    for (bool flag : {false, true}) {
+      OptimStep s;
+      s.op = OptimOp(op);
+      s.lr = 0.01f;
+      s.weight_decay = 0.01f;
+      s.a = 0.9f;
+      s.b = op == 5 ? 0.999f : 0.1f;
+      s.eps = 1e-8f;
+      s.c1 = 0.1f;
+      s.c2 = 0.001f;
+      s.flag = flag;
+      s.momentum = op == 4 && flag ? 0.5f : 0.f;
+      check_op("optim " + std::to_string(op) + (flag ? " flag" : ""), [s](auto& in) {
+        Tensor p = in[0].clone(), s1 = in[2].clone(), s2 = in[3].clone(), s3 = in[4].clone();
+        Tensor scale = in[5];
+        optim_update(s, p, in[1], &s1, &s2, &s3, &scale);
+        optim_update(s, p, in[1], &s1, &s2, &s3, &scale);
+        return concat({p, s1, s2, s3}, 0);
+      }, {rnd({257}, 61), rnd({257}, 62), rnd({257}, 63, 0, 1), rnd({257}, 64, 0, 1), rnd({257}, 65, 0, 1), rnd({1}, 66, 0.5, 1)},
+               1e-5, 1e-4);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(random_numbers_match_reference) {
+  for (int64_t n : {1, 7, 1001}) {
+    auto u = Tensor::rand({n}, gpu(), 42, -1, 2).to_dvector();
+    auto uc = Tensor::rand({n}, cpu(), 42, -1, 2).to_dvector();
+    check_close(u, uc, 1e-6, 1e-6, "uniform");
+    auto b = Tensor::bernoulli({n}, gpu(), 7, 0.3f).to_dvector();
+    check_close(b, Tensor::bernoulli({n}, cpu(), 7, 0.3f).to_dvector(), 0, 0, "bernoulli");
+    auto z = Tensor::randn({n}, gpu(), 9, 1, 2).to_dvector();
+    check_close(z, Tensor::randn({n}, cpu(), 9, 1, 2).to_dvector(), 1e-4, 1e-4, "normal");
+  }
+  // Moments of a large sample.
+  auto z = Tensor::randn({100000}, gpu(), 5).to_dvector();
+  double m = 0, v = 0;
+  for (double x : z) m += x;
+  m /= z.size();
+  for (double x : z) v += (x - m) * (x - m);
+  v /= z.size();
+  BOOST_CHECK_SMALL(m, 0.02);
+  BOOST_CHECK_CLOSE(v, 1.0, 2.0);
+  auto u = Tensor::rand({100000}, gpu(), 6).to_dvector();
+  double mu = 0;
+  for (double x : u) {
+    BOOST_REQUIRE(x > 0 && x < 1);
+    mu += x;
+  }
+  BOOST_CHECK_CLOSE(mu / u.size(), 0.5, 1.0);
+  auto d1 = Tensor::rand({64}, gpu(), 1).to_vector(), d2 = Tensor::rand({64}, gpu(), 2).to_vector();
+  BOOST_CHECK(d1 != d2);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
