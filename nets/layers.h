@@ -1,0 +1,153 @@
+// Layers with PyTorch's names and options structs. Each takes a ModuleContext (device + seeds).
+#pragma once
+#include <functional>
+#include <initializer_list>
+
+#include "engine/ops.h"
+#include "nets/module.h"
+
+namespace vkwb::nn {
+
+class Linear : public Module {
+ public:
+  Linear(ModuleContext& ctx, int in, int out, bool bias = true);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override;
+  Tensor& weight() { return *weight_; }
+  Tensor* bias() { return bias_; }
+  int in, out;
+
+ private:
+  Tensor* weight_;
+  Tensor* bias_ = nullptr;
+};
+
+struct Conv2dOptions {
+  int in = 1, out = 1, kernel = 3, stride = 1, padding = 0, dilation = 1, groups = 1;
+  bool bias = true;
+  int output_padding = 0;   // ConvTranspose2d only
+};
+
+class Conv2d : public Module {
+ public:
+  Conv2d(ModuleContext& ctx, const Conv2dOptions& o);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override;
+  Tensor& weight() { return *weight_; }
+  Conv2dOptions opt;
+
+ protected:
+  vkwb::Conv2dOptions engine_options() const;
+  Tensor* weight_;
+  Tensor* bias_ = nullptr;
+};
+
+class ConvTranspose2d : public Conv2d {
+ public:
+  ConvTranspose2d(ModuleContext& ctx, const Conv2dOptions& o);   // weight [in, out/groups, k, k]
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override;
+};
+
+class MaxPool2d : public Module {
+ public:
+  explicit MaxPool2d(int kernel, int stride = 0, int padding = 0);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override;
+  Pool2dOptions opt;
+};
+
+class AvgPool2d : public Module {
+ public:
+  explicit AvgPool2d(int kernel, int stride = 0, int padding = 0, bool count_include_pad = true);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override;
+  Pool2dOptions opt;
+};
+
+class AdaptiveAvgPool2d : public Module {
+ public:
+  AdaptiveAvgPool2d(int h, int w) : h_(h), w_(w) {}
+  Tensor forward(const Tensor& x) override { return adaptive_avg_pool2d(x, h_, w_); }
+  std::string type_name() const override;
+
+ private:
+  int h_, w_;
+};
+
+// BatchNorm1d ([N, C]) and BatchNorm2d ([N, C, H, W]) share the implementation.
+class BatchNorm : public Module {
+ public:
+  BatchNorm(ModuleContext& ctx, int features, float momentum = 0.1f, float eps = 1e-5f, bool affine = true);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override;
+
+ private:
+  int features_;
+  float momentum_, eps_;
+  Tensor* weight_ = nullptr;
+  Tensor* bias_ = nullptr;
+  Tensor* running_mean_;
+  Tensor* running_var_;
+};
+using BatchNorm1d = BatchNorm;
+using BatchNorm2d = BatchNorm;
+
+class Dropout : public Module {
+ public:
+  Dropout(ModuleContext& ctx, float p = 0.5f);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override;
+
+ private:
+  float p_;
+  uint64_t seed_, calls_ = 0;
+};
+
+class Flatten : public Module {
+ public:
+  Tensor forward(const Tensor& x) override { return x.flatten(1); }
+  std::string type_name() const override { return "Flatten"; }
+};
+
+// Parameter-free elementwise layer: ReLU, LeakyReLU, ELU, Sigmoid, Tanh, Softplus.
+class Activation : public Module {
+ public:
+  Activation(std::string name, std::function<Tensor(const Tensor&)> fn) : name_(std::move(name)), fn_(std::move(fn)) {}
+  Tensor forward(const Tensor& x) override { return fn_(x); }
+  std::string type_name() const override { return name_; }
+
+ private:
+  std::string name_;
+  std::function<Tensor(const Tensor&)> fn_;
+};
+std::shared_ptr<Activation> ReLU();
+std::shared_ptr<Activation> LeakyReLU(float slope = 0.01f);
+std::shared_ptr<Activation> ELU(float alpha = 1.f);
+std::shared_ptr<Activation> Sigmoid();
+std::shared_ptr<Activation> Tanh();
+std::shared_ptr<Activation> Softplus();
+std::shared_ptr<Activation> activation(const std::string& name);   // by name; throws on unknown
+
+class LocalResponseNorm : public Module {
+ public:
+  LocalResponseNorm(int size, float alpha = 1e-4f, float beta = 0.75f, float k = 1.f) : size_(size), alpha_(alpha), beta_(beta), k_(k) {}
+  Tensor forward(const Tensor& x) override { return local_response_norm(x, size_, alpha_, beta_, k_); }
+  std::string type_name() const override;
+
+ private:
+  int size_;
+  float alpha_, beta_, k_;
+};
+
+class Sequential : public Module {
+ public:
+  Sequential() = default;
+  Sequential(std::initializer_list<ModulePtr> mods);
+  Sequential& add(ModulePtr m);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Sequential"; }
+  size_t size() const { return children().size(); }
+};
+
+}  // namespace vkwb::nn

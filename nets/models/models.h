@@ -1,0 +1,38 @@
+// The model zoo: classic classifiers adapted to 28x28 / 32x32 inputs, with a width multiplier so
+// the big ones fit a small machine. `vkwb models` lists them with parameter counts.
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "nets/layers.h"
+
+namespace vkwb::nn::models {
+
+struct ModelOptions {
+  int in_channels = 1;
+  int image_size = 28;      // square inputs: 28 (Fashion-MNIST) or 32 (CIFAR-10)
+  int num_classes = 10;
+  float width = 1.f;        // channel / unit multiplier
+  bool batch_norm = false;  // VGG: BN after every conv
+  float dropout = 0.5f;     // classifier dropout where the architecture has it
+  int depth = 0;            // ResNet / DenseNet depth (0: the variant's default)
+};
+
+using Factory = std::function<ModulePtr(ModuleContext&, const ModelOptions&)>;
+struct ModelInfo {
+  std::string name, description;
+  Factory make;
+};
+
+const std::vector<ModelInfo>& registry();
+ModulePtr make_model(const std::string& name, ModuleContext& ctx, const ModelOptions& o);
+std::vector<std::string> model_names();
+
+// Factories (one file each under nets/models/).
+ModulePtr mlp(ModuleContext& ctx, const ModelOptions& o);
+ModulePtr lenet5(ModuleContext& ctx, const ModelOptions& o);
+
+int scaled(int channels, float width);   // max(1, round(channels * width))
+
+}  // namespace vkwb::nn::models

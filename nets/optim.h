@@ -1,0 +1,123 @@
+// Optimizers (torch.optim semantics) as fused update kernels: one dispatch per parameter tensor,
+// everything recorded into the training step's submission. Gradient clipping by global norm is
+// computed on the device and applied as a scale inside the update, so it never syncs.
+#pragma once
+#include <array>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/ops.h"
+
+namespace vkwb::nn {
+
+class Optimizer {
+ public:
+  Optimizer(std::vector<Tensor*> params, float lr, std::string name);
+  virtual ~Optimizer() = default;
+  void step();
+  void zero_grad();
+  // Scales this step's gradients so their global L2 norm is at most max_norm (0: off).
+  void clip_grad_norm(float max_norm) { clip_ = max_norm; }
+  float lr = 0.01f;
+  int64_t steps() const { return steps_; }
+  const std::string& name() const { return name_; }
+
+  // Optimizer state (moment buffers, step counter) for checkpoints.
+  std::map<std::string, Tensor> state_dict() const;
+  void load_state_dict(const std::map<std::string, Tensor>& s, int64_t steps);
+
+ protected:
+  virtual OptimStep configure() const = 0;   // per-step kernel parameters
+  virtual int state_buffers() const = 0;
+  std::vector<Tensor*> params_;
+  std::vector<std::array<Tensor, 3>> state_;
+  int64_t steps_ = 0;
+  float clip_ = 0.f;
+  std::string name_;
+};
+
+struct SGDOptions { float lr = 0.01f, momentum = 0.f, dampening = 0.f, weight_decay = 0.f; bool nesterov = false; };
+class SGD : public Optimizer {
+ public:
+  SGD(std::vector<Tensor*> params, const SGDOptions& o);
+  SGDOptions opt;
+ protected:
+  OptimStep configure() const override;
+  int state_buffers() const override { return opt.momentum > 0 ? 1 : 0; }
+};
+
+struct AdagradOptions { float lr = 0.01f, eps = 1e-10f, weight_decay = 0.f; };
+class Adagrad : public Optimizer {
+ public:
+  Adagrad(std::vector<Tensor*> params, const AdagradOptions& o);
+  AdagradOptions opt;
+ protected:
+  OptimStep configure() const override;
+  int state_buffers() const override { return 1; }
+};
+
+struct AdadeltaOptions { float lr = 1.f, rho = 0.9f, eps = 1e-6f, weight_decay = 0.f; };
+class Adadelta : public Optimizer {
+ public:
+  Adadelta(std::vector<Tensor*> params, const AdadeltaOptions& o);
+  AdadeltaOptions opt;
+ protected:
+  OptimStep configure() const override;
+  int state_buffers() const override { return 2; }
+};
+
+struct RMSpropOptions { float lr = 0.01f, alpha = 0.99f, eps = 1e-8f, weight_decay = 0.f, momentum = 0.f; bool centered = false; };
+class RMSprop : public Optimizer {
+ public:
+  RMSprop(std::vector<Tensor*> params, const RMSpropOptions& o);
+  RMSpropOptions opt;
+ protected:
+  OptimStep configure() const override;
+  int state_buffers() const override { return 3; }
+};
+
+struct AdamOptions { float lr = 1e-3f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f, weight_decay = 0.f; bool decoupled = false; };
+class Adam : public Optimizer {   // decoupled = true is AdamW
+ public:
+  Adam(std::vector<Tensor*> params, const AdamOptions& o);
+  AdamOptions opt;
+ protected:
+  OptimStep configure() const override;
+  int state_buffers() const override { return 2; }
+};
+
+// By name: sgd, momentum, nesterov, adagrad, adadelta, rmsprop, adam, adamw. lr <= 0: default.
+std::unique_ptr<Optimizer> make_optimizer(const std::string& name, std::vector<Tensor*> params, float lr,
+                                          float weight_decay = 0.f, float momentum = 0.9f);
+std::vector<std::string> optimizer_names();
+
+// Learning-rate schedules, evaluated per epoch on the host.
+struct ScheduleOptions {
+  std::string kind = "constant";   // constant, step, cosine, plateau
+  int step_size = 10;              // step: every step_size epochs multiply by gamma
+  float gamma = 0.1f;
+  int total_epochs = 10;           // cosine: anneal to min_lr over this many epochs
+  float min_lr = 0.f;
+  int warmup_epochs = 0;           // linear warmup from lr/10 (any kind)
+  int patience = 2;                // plateau: epochs without improvement before lr *= gamma
+};
+class LRSchedule {
+ public:
+  LRSchedule(float base_lr, const ScheduleOptions& o);
+  float lr_for_epoch(int epoch);                 // epoch from 0
+  void report_validation_loss(float loss);       // plateau bookkeeping
+  float plateau_scale() const { return plateau_scale_; }
+  void set_plateau_state(float scale, float best, int bad) { plateau_scale_ = scale, best_ = best, bad_ = bad; }
+  float best() const { return best_; }
+  int bad_epochs() const { return bad_; }
+
+ private:
+  float base_;
+  ScheduleOptions o_;
+  float plateau_scale_ = 1.f, best_ = 1e30f;
+  int bad_ = 0;
+};
+
+}  // namespace vkwb::nn
