@@ -61,7 +61,8 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& s, int64_t 
     if (i >= params_.size() || k < 0 || k > 2 || t.numel() != params_[i]->numel())
       throw Error(name_ + ": optimizer state '" + key + "' does not match the model");
     state_[i][k] = Tensor::zeros(params_[i]->shape(), params_[i]->device());
-    copy_(state_[i][k], t.reshape(params_[i]->shape()));
+    Tensor src = &t.device() == &params_[i]->device() ? t : t.to(params_[i]->device());
+    copy_(state_[i][k], src.reshape(params_[i]->shape()));
   }
   steps_ = steps;
 }
