@@ -97,6 +97,7 @@ class Dropout : public Module {
  public:
   Dropout(ModuleContext& ctx, float p = 0.5f);
   Tensor forward(const Tensor& x) override;
+  void set_step(int64_t step) override { calls_ = uint64_t(step) << 16; }
   std::string type_name() const override;
 
  private:

@@ -59,6 +59,10 @@ void Module::train(bool on) {
   for (auto& [n, c] : children_) c->train(on);
 }
 
+void Module::set_step(int64_t step) {
+  for (auto& [n, c] : children_) c->set_step(step);
+}
+
 void Module::zero_grad() {
   for (auto* t : parameters()) t->zero_grad();
 }

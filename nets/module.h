@@ -39,6 +39,9 @@ class Module {
   void eval() { train(false); }
   bool is_training() const { return training_; }
   void zero_grad();
+  // Trainers call this before each step: stochastic layers (Dropout) derive their randomness
+  // from (seed, step), so a resumed run draws exactly the masks an uninterrupted run would.
+  virtual void set_step(int64_t step);
 
   // Parameters and buffers by dotted name ("features.0.weight"), sharing storage.
   std::map<std::string, Tensor> state_dict();

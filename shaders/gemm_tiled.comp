@@ -15,7 +15,7 @@ layout(std430, binding = 1) readonly buffer BB { float B[]; };
 layout(std430, binding = 2) buffer BC { float C[]; };
 layout(std430, binding = 3) readonly buffer BBias { float bias[]; };
 layout(push_constant) uniform P {
-  int M; int N; int K; int lda; int ldb; int ldc; int sa; int sb; int sc; float alpha; float beta;
+  int M; int N; int K; int lda; int ldb; int ldc; int sa; int sb; int sc; float alpha; float beta; int batch;
 } p;
 
 shared float sA[BK][BM];

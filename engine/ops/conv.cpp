@@ -49,7 +49,7 @@ Tensor im2col(const Tensor& x, const Geometry& g, int n0, int nb) {
       ref::im2col<T>(p, x.data<T>(), cols.data<T>());
     });
   } else {
-    launch(dev, ShaderId::im2col, {i32(local_1d(dev))}, p, {x, cols}, groups_1d(dev, cols.numel()));
+    launch(dev, ShaderId::im2col, {i32(local_1d(dev))}, p, {x, cols}, groups_1d(dev, g.C * g.kk() * nb * g.OH));
   }
   return cols;
 }
@@ -63,7 +63,7 @@ void col2im(const Tensor& cols, Tensor& dx, const Geometry& g, int n0, int nb) {
       ref::col2im<T>(false, p, cols.data<T>(), dx.data<T>());
     });
   } else {
-    launch(dev, ShaderId::col2im, {i32(local_1d(dev)), 0}, p, {cols, dx}, groups_1d(dev, int64_t(nb) * g.C * g.H * g.W));
+    launch(dev, ShaderId::col2im, {i32(local_1d(dev))}, p, {cols, dx}, groups_1d(dev, int64_t(g.C) * nb * g.H));
   }
 }
 
@@ -102,7 +102,8 @@ void grouped_gemm(const Tensor& A, const Tensor& B, Tensor& C, int groups, int M
 }
 
 // y [N, OC, OH, OW] = conv(x, w) (+ bias when groups == 1; else added by the caller).
-Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Geometry& g) {
+// When the batch fits one chunk, *saved receives the column buffer for the weight gradient.
+Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Geometry& g, Tensor* saved = nullptr) {
   Device& dev = x.device();
   Tensor y = Tensor::empty({g.N, g.OC, g.OH, g.OW}, dev, x.dtype());
   int chunk = chunk_images(dev, g);
@@ -113,6 +114,7 @@ Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, const 
     Tensor yr = Tensor::empty({g.OC, nb * g.ohw()}, dev, x.dtype());
     grouped_gemm(w, cols, yr, g.groups, OCg, int(nb * g.ohw()), int(Cg * g.kk()), false, false, false, bias);
     rows_to_images(yr, n0, nb, g.OC, g.ohw(), y);
+    if (saved && nb == g.N) *saved = cols;
   }
   return y;
 }
@@ -135,14 +137,14 @@ Tensor conv_backward_data(const Tensor& dy, const Tensor& w, const Geometry& g) 
 }
 
 // dW [OC, C/g, KH, KW] = sum over chunks of dY' @ cols^T.
-Tensor conv_backward_weight(const Tensor& x, const Tensor& dy, const Geometry& g) {
+Tensor conv_backward_weight(const Tensor& x, const Tensor& dy, const Geometry& g, const Tensor* saved = nullptr) {
   Device& dev = x.device();
   int Cg = g.C / g.groups, OCg = g.OC / g.groups;
   Tensor dw = Tensor::empty({g.OC, Cg, g.KH, g.KW}, dev, x.dtype());
   int chunk = chunk_images(dev, g);
   for (int n0 = 0; n0 < g.N; n0 += chunk) {
     int nb = std::min(chunk, g.N - n0);
-    Tensor cols = im2col(x, g, n0, nb);
+    Tensor cols = saved && saved->defined() && nb == g.N ? *saved : im2col(x, g, n0, nb);
     Tensor dyr = Tensor::empty({g.OC, nb * g.ohw()}, dev, x.dtype());
     images_to_rows(dy, n0, nb, g.OC, g.ohw(), dyr);
     grouped_gemm(dyr, cols, dw, g.groups, OCg, int(Cg * g.kk()), int(nb * g.ohw()), false, true, n0 > 0, nullptr);
@@ -177,14 +179,17 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2d
   g.OW = out_size(g.W, o.pad_w, o.dil_w, g.KW, o.stride_w);
   if (g.OH <= 0 || g.OW <= 0) throw Error("conv2d: kernel larger than the padded input " + x.shape().str());
   bool fused_bias = bias.defined() && g.groups == 1;
-  Tensor y = conv_forward(x, w, fused_bias ? &bias : nullptr, g);
+  bool grad = needs_grad({x, w, bias});
+  Tensor cols;   // kept for the weight gradient when it fits one chunk (saves an im2col)
+  Tensor y = conv_forward(x, w, fused_bias ? &bias : nullptr, g, grad ? &cols : nullptr);
   if (bias.defined() && !fused_bias) y = add(y.detach(), bias.detach().reshape({1, g.OC, 1, 1}));
-  if (needs_grad({x, w, bias})) {
+  if (grad) {
     Tensor xd = x.detach(), wd = w.detach();
     bool has_bias = bias.defined();
+    bool need_dx = x.requires_grad();
     record("conv2d", y, {x, w, bias}, [=](const Tensor& dy) {
-      Tensor dx = conv_backward_data(dy, wd, g);
-      Tensor dw = conv_backward_weight(xd, dy, g);
+      Tensor dx = need_dx ? conv_backward_data(dy, wd, g) : Tensor();
+      Tensor dw = conv_backward_weight(xd, dy, g, &cols);
       Tensor db = has_bias ? sum_to(dy, {1, g.OC, 1, 1}).reshape({g.OC}) : Tensor();
       return std::vector<Tensor>{dx, dw, db};
     });

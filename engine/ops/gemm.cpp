@@ -25,7 +25,7 @@ namespace detail {
 void gemm_into(const GemmCall& g, const Tensor& A, const Tensor& B, Tensor& C, const Tensor* bias) {
   Device& dev = C.device();
   if (g.M == 0 || g.N == 0 || g.batch == 0) return;
-  GemmP p{g.M, g.N, g.K, g.lda, g.ldb, g.ldc, i32(g.sa), i32(g.sb), i32(g.sc), g.alpha, g.beta};
+  GemmP p{g.M, g.N, g.K, g.lda, g.ldb, g.ldc, i32(g.sa), i32(g.sb), i32(g.sc), g.alpha, g.beta, g.batch};
   bool use_beta = g.beta != 0.f;
   if (dev.is_cpu()) {
     with_float_type(C.dtype(), [&](auto t) {
@@ -43,10 +43,11 @@ void gemm_into(const GemmCall& g, const Tensor& A, const Tensor& B, Tensor& C, c
     launch(dev, ShaderId::gemm_tiled, spec, p, {A, B, C, bb}, uint32_t((g.N + 63) / 64), uint32_t((g.M + 63) / 64),
            uint32_t(g.batch));
   } else {
-    const uint32_t lx = 8, ly = 8, tm = 4, tn = 4;
-    spec = {int32_t(lx), int32_t(ly), g.ta, g.tb, g.bias_mode, use_beta};
-    launch(dev, ShaderId::gemm, spec, p, {A, B, C, bb}, uint32_t((g.N + lx * tn - 1) / (lx * tn)),
-           uint32_t((g.M + ly * tm - 1) / (ly * tm)), uint32_t(g.batch));
+    const int64_t tm = 4, tn = 16;   // the shader's register tile
+    int64_t tiles = ((g.M + tm - 1) / tm) * ((g.N + tn - 1) / tn) * g.batch;
+    bool vec = !g.tb && g.ldb % 4 == 0 && g.sb % 4 == 0 && (B.impl()->offset / 4) % 4 == 0;
+    spec = {i32(local_1d(dev)), 0, g.ta, g.tb, g.bias_mode, use_beta, vec ? 1 : 0};
+    launch(dev, ShaderId::gemm, spec, p, {A, B, C, bb}, groups_1d(dev, tiles));
   }
 }
 

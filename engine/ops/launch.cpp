@@ -9,10 +9,17 @@ namespace vkwb::detail {
 
 uint32_t local_1d(const Device& dev) { return std::min<uint32_t>(128, dev.info().max_workgroup_invocations); }
 
+uint32_t max_groups(const Device& dev) {
+  // CPU drivers (lavapipe) pay a fixed cost per workgroup that dwarfs a few loads and stores:
+  // a few hundred workgroups, each invocation looping over many elements, keep every core busy
+  // at a fraction of the cost. GPUs want the full grid.
+  return dev.info().type == "cpu" ? 256u : dev.info().max_workgroup_count[0];
+}
+
 uint32_t groups_1d(const Device& dev, uint64_t n) {
   uint64_t l = local_1d(dev);
   uint64_t g = (n + l - 1) / l;
-  return uint32_t(std::clamp<uint64_t>(g, 1, dev.info().max_workgroup_count[0]));
+  return uint32_t(std::clamp<uint64_t>(g, 1, max_groups(dev)));
 }
 
 void check_float(const Tensor& t, const char* op) {

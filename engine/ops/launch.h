@@ -13,6 +13,7 @@ namespace vkwb::detail {
 
 uint32_t local_1d(const Device& dev);                 // workgroup size of 1-D kernels
 uint32_t groups_1d(const Device& dev, uint64_t n);    // capped; kernels use grid-stride loops
+uint32_t max_groups(const Device& dev);               // the cap
 
 void launch_raw(Device& dev, ShaderId id, const std::vector<int32_t>& spec, const void* push,
                 uint32_t push_size, std::initializer_list<Tensor> bufs, uint32_t gx, uint32_t gy, uint32_t gz);

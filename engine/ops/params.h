@@ -13,7 +13,7 @@ struct CopyP { uint32_t n; int32_t ndim; int32_t shape[5], ss[5], ds[5]; int32_t
 struct FillP { uint32_t n, bits; };
 struct ConvertP { uint32_t n; };
 struct PhiloxP { uint32_t n, seed_lo, seed_hi; float a, b; };
-struct GemmP { int32_t M, N, K, lda, ldb, ldc, sa, sb, sc; float alpha, beta; };
+struct GemmP { int32_t M, N, K, lda, ldb, ldc, sa, sb, sc; float alpha, beta; int32_t batch; };
 struct Im2colP { int32_t C, H, W, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, n0, nb; };
 struct PoolP { int32_t planes, H, W, OH, OW, KH, KW, sh, sw, ph, pw, count_pad; };
 struct IndexP { uint32_t outer, R, J, inner; };

@@ -44,7 +44,24 @@ void strided_copy(const Tensor& src, const int64_t* ss, int64_t src_off, Tensor&
     else ref::strided_copy<uint32_t>(p, src.data<uint32_t>(), dst.data<uint32_t>());
     return;
   }
-  launch(dev, ShaderId::strided_copy, {i32(local_1d(dev))}, p, {src, dst}, groups_1d(dev, n));
+  // Right-align to 5-D and use the 3-D grid when it fits the device's limits.
+  CopyP q{};
+  q.n = p.n;
+  q.ndim = 5;
+  int pad = 5 - shape.n;
+  for (int i = 0; i < 5; ++i) {
+    int j = i - pad;
+    q.shape[i] = j >= 0 ? p.shape[j] : 1;
+    q.ss[i] = j >= 0 ? p.ss[j] : 0;
+    q.ds[i] = j >= 0 ? p.ds[j] : 0;
+  }
+  q.src_off = p.src_off;
+  q.dst_off = p.dst_off;
+  if (q.shape[4] >= 4) {
+    launch(dev, ShaderId::strided_copy, {i32(local_1d(dev)), 1}, q, {src, dst}, groups_1d(dev, n / q.shape[4]));
+  } else {
+    launch(dev, ShaderId::strided_copy, {i32(local_1d(dev)), 0}, p, {src, dst}, groups_1d(dev, n));
+  }
 }
 
 }  // namespace detail

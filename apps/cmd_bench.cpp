@@ -1,0 +1,81 @@
+// vkwb bench gemm|train|envs [--json]: the figures in docs/PERFORMANCE.md.
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "apps/cli.h"
+#include "bench/bench.h"
+#include "bench/env_bench.h"
+#include "engine/memory.h"
+
+namespace vkwb::app {
+
+static void register_bench(CLI::App& app) {
+  auto* cmd = app.add_subcommand("bench", "benchmarks: gemm, train, envs");
+  cmd->require_subcommand(1);
+  auto json = std::make_shared<bool>(false);
+  cmd->add_flag("--json", *json, "print JSON");
+
+  auto* gemm = cmd->add_subcommand("gemm", "GEMM GFLOPS and dispatch / submit latency");
+  auto seconds = std::make_shared<double>(1.0);
+  gemm->add_option("--seconds", *seconds, "time per size")->capture_default_str();
+  gemm->callback([json, seconds] {
+    Device& dev = open_device();
+    std::vector<std::vector<int>> sizes = {{256, 256, 256}, {512, 512, 512}, {1024, 1024, 1024}, {2048, 2048, 2048},
+                                           {64, 800, 150},  {1000, 10, 84},  {4096, 256, 64},    {127, 129, 1023}};
+    auto rows = bench::bench_gemm(dev, sizes, *seconds);
+    auto lat = bench::bench_latency(dev);
+    if (*json) {
+      nlohmann::json j = {{"device", dev.name()}, {"dispatch_us", lat.dispatch_us}, {"submit_wait_us", lat.submit_wait_us}};
+      for (auto& r : rows) j["gemm"].push_back({{"M", r.M}, {"N", r.N}, {"K", r.K}, {"ms", r.ms}, {"gflops", r.gflops}});
+      std::printf("%s\n", j.dump(2).c_str());
+      return;
+    }
+    std::printf("device %s\n%6s %6s %6s %10s %9s\n", dev.name().c_str(), "M", "N", "K", "ms", "GFLOPS");
+    for (auto& r : rows) std::printf("%6d %6d %6d %10.3f %9.2f\n", r.M, r.N, r.K, r.ms, r.gflops);
+    std::printf("dispatch %.2f us (in one submission), submit+wait %.1f us\n", lat.dispatch_us, lat.submit_wait_us);
+  });
+
+  auto* train = cmd->add_subcommand("train", "training throughput (images/s) on Fashion-MNIST-shaped batches, Adam");
+  auto model = std::make_shared<std::string>("lenet5");
+  auto batch = std::make_shared<int>(64);
+  auto steps = std::make_shared<int>(300);
+  auto profile = std::make_shared<bool>(false);
+  train->add_option("--model", *model, "model")->capture_default_str();
+  train->add_option("--batch", *batch, "batch size")->capture_default_str();
+  train->add_option("--steps", *steps, "timed steps")->capture_default_str();
+  train->add_flag("--profile", *profile, "per-kernel GPU time table (timestamps)");
+  train->callback([json, model, batch, steps, profile] {
+    Device& dev = open_device();
+    auto r = bench::bench_train(dev, *model, *batch, *steps, *profile);
+    if (*json) {
+      std::printf("%s\n", nlohmann::json({{"device", dev.name()}, {"model", r.model}, {"batch", r.batch},
+                                          {"train_images_per_sec", r.images_per_sec}, {"ms_per_step", r.ms_per_step},
+                                          {"inference_images_per_sec", r.inference_images_per_sec},
+                                          {"peak_rss_mib", r.peak_rss_mib}, {"profile", r.profile}})
+                              .dump(2)
+                              .c_str());
+      return;
+    }
+    std::printf("%s on %s, batch %d, Adam: %.0f img/s (%.2f ms/step); inference batch 1000: %.0f img/s; peak RSS %.0f MiB\n",
+                r.model.c_str(), dev.name().c_str(), r.batch, r.images_per_sec, r.ms_per_step, r.inference_images_per_sec, r.peak_rss_mib);
+    if (!r.profile.empty()) std::printf("%s", r.profile.c_str());
+  });
+
+  auto* envs = cmd->add_subcommand("envs", "environment steps/s on one core (random actions)");
+  auto env_seconds = std::make_shared<double>(1.0);
+  envs->add_option("--seconds", *env_seconds, "time per environment")->capture_default_str();
+  envs->callback([json, env_seconds] {
+    auto rows = bench::bench_envs(*env_seconds, 1);
+    if (*json) {
+      nlohmann::json j = nlohmann::json::array();
+      for (auto& r : rows) j.push_back({{"env", r.env}, {"steps_per_sec", r.steps_per_sec}, {"episodes", r.episodes}});
+      std::printf("%s\n", j.dump(2).c_str());
+      return;
+    }
+    for (auto& r : rows) std::printf("%-28s %12.0f steps/s\n", r.env.c_str(), r.steps_per_sec);
+  });
+}
+
+static Registrar reg(50, register_bench);
+
+}  // namespace vkwb::app

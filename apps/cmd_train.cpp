@@ -1,0 +1,228 @@
+// vkwb train / eval / models: image classifiers on Fashion-MNIST (or MNIST, CIFAR-10).
+#include <cstdio>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "apps/cli.h"
+#include "nets/train.h"
+
+namespace vkwb::app {
+namespace {
+
+// Flat TOML ("key = value" lines, # comments) or JSON object -> JSON.
+nlohmann::json read_config_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error("cannot open config file " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  if (path.size() > 5 && path.substr(path.size() - 5) == ".json") {
+    try {
+      return nlohmann::json::parse(text);
+    } catch (const std::exception& e) {
+      throw Error("config file " + path + ": invalid JSON: " + e.what());
+    }
+  }
+  nlohmann::json j = nlohmann::json::object();
+  std::istringstream lines(text);
+  std::string line;
+  int n = 0;
+  std::regex kv(R"(^\s*([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(.*?)\s*$)");
+  while (std::getline(lines, line)) {
+    n++;
+    auto hash = line.find('#');
+    if (hash != std::string::npos) line = line.substr(0, hash);
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    std::smatch m;
+    if (!std::regex_match(line, m, kv)) throw Error("config file " + path + ":" + std::to_string(n) + ": expected key = value");
+    std::string key = m[1], v = m[2];
+    for (auto& c : key)
+      if (c == '-') c = '_';
+    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') j[key] = v.substr(1, v.size() - 2);
+    else if (v == "true" || v == "false") j[key] = v == "true";
+    else {
+      try {
+        size_t pos = 0;
+        double d = std::stod(v, &pos);
+        if (pos != v.size()) throw std::invalid_argument(v);
+        j[key] = d;
+      } catch (...) {
+        throw Error("config file " + path + ":" + std::to_string(n) + ": cannot parse value '" + v + "'");
+      }
+    }
+  }
+  return j;
+}
+
+struct TrainArgs {
+  nn::TrainConfig cfg;
+  std::string config_file;
+  bool json = false;
+};
+
+void print_confusion(const nn::TestResult& r) {
+  std::printf("confusion matrix (rows: true class, columns: predicted)\n");
+  for (auto& row : r.confusion) {
+    for (auto v : row) std::printf("%6lld", (long long)v);
+    std::printf("\n");
+  }
+}
+
+nlohmann::json result_json(const nn::TestResult& r) {
+  return {{"test_loss", r.loss}, {"test_accuracy", r.accuracy}, {"confusion", r.confusion}};
+}
+
+void register_train(CLI::App& app) {
+  auto* cmd = app.add_subcommand("train", "train an image classifier (headless)");
+  auto a = std::make_shared<TrainArgs>();
+  auto& c = a->cfg;
+  cmd->add_option("--config", a->config_file, "JSON or flat TOML file with any of these options (command-line flags override it)");
+  cmd->add_option("--model", c.model, "model (see `vkwb models`)")->capture_default_str();
+  cmd->add_option("--data", c.data, "fashion-mnist, mnist or cifar10")->capture_default_str();
+  cmd->add_option("--data-dir", c.data_dir, "directory with the data files (default: /usr/share/datasets/fashion-mnist)");
+  cmd->add_option("--epochs", c.epochs, "epochs")->capture_default_str();
+  cmd->add_option("--batch", c.batch, "batch size")->capture_default_str();
+  cmd->add_option("--optimizer", c.optimizer, "sgd, momentum, nesterov, adagrad, adadelta, rmsprop, adam, adamw")->capture_default_str();
+  cmd->add_option("--lr", c.lr, "learning rate (default: the optimizer's)");
+  cmd->add_option("--momentum", c.momentum, "momentum for momentum/nesterov")->capture_default_str();
+  cmd->add_option("--weight-decay", c.weight_decay, "L2 weight decay")->capture_default_str();
+  cmd->add_option("--schedule", c.schedule, "lr schedule: constant, step, cosine, plateau")->capture_default_str();
+  cmd->add_option("--step-size", c.step_size, "step schedule: epochs per decay")->capture_default_str();
+  cmd->add_option("--gamma", c.gamma, "step/plateau decay factor")->capture_default_str();
+  cmd->add_option("--warmup", c.warmup_epochs, "linear warmup epochs")->capture_default_str();
+  cmd->add_option("--clip-norm", c.clip_norm, "clip gradients to this global L2 norm (0: off)")->capture_default_str();
+  cmd->add_option("--label-smoothing", c.label_smoothing, "label smoothing")->capture_default_str();
+  cmd->add_option("--val-size", c.val_size, "validation images held out of the training set")->capture_default_str();
+  cmd->add_option("--early-stopping", c.early_stopping, "stop after N epochs without validation improvement (0: off)")->capture_default_str();
+  cmd->add_option("--crop-padding", c.crop_padding, "augmentation: random crop with this zero padding")->capture_default_str();
+  cmd->add_flag("--flip", c.flip, "augmentation: random horizontal flip");
+  cmd->add_option("--erasing", c.erasing, "augmentation: random-erasing probability")->capture_default_str();
+  cmd->add_option("--mixup", c.mixup, "mixup alpha (0: off)")->capture_default_str();
+  cmd->add_option("--width", c.width, "model width multiplier")->capture_default_str();
+  cmd->add_flag("--batch-norm", c.batch_norm, "VGG: batch norm after every conv");
+  cmd->add_option("--dropout", c.dropout, "classifier dropout")->capture_default_str();
+  cmd->add_option("--depth", c.depth, "ResNet/DenseNet depth (0: default)")->capture_default_str();
+  cmd->add_option("--limit-train", c.limit_train, "use only the first N training images")->capture_default_str();
+  cmd->add_option("--limit-test", c.limit_test, "use only the first N test images")->capture_default_str();
+  cmd->add_option("--seed", c.seed, "seed for weights, data order, augmentation and dropout")->capture_default_str();
+  cmd->add_option("--out", c.out, "run directory (config.json, metrics.csv, checkpoints/); empty: write nothing");
+  cmd->add_flag("--resume", c.resume, "continue the run in --out from its latest checkpoint");
+  cmd->add_option("--log-every", c.log_every, "steps between progress updates")->capture_default_str();
+  cmd->add_flag("--quiet", c.quiet, "no progress output");
+  cmd->add_flag("--json", a->json, "print the final result as JSON");
+  cmd->callback([a, cmd] {
+    nn::TrainConfig cfg = a->cfg;
+    if (!a->config_file.empty()) {
+      // File values first, then every flag given on the command line wins.
+      nlohmann::json file = read_config_file(a->config_file);
+      nlohmann::json cli = a->cfg.to_json();
+      nlohmann::json merged = file;
+      for (auto* opt : cmd->get_options()) {
+        if (opt->count() == 0) continue;
+        std::string key = opt->get_name();
+        if (key.rfind("--", 0) == 0) key = key.substr(2);
+        for (auto& ch : key)
+          if (ch == '-') ch = '_';
+        if (key == "warmup") key = "warmup_epochs";
+        if (cli.contains(key)) merged[key] = cli[key];
+      }
+      for (auto& [k, v] : file.items())
+        if (!cli.contains(k) && k != "warmup") throw Error("config file " + a->config_file + ": unknown option '" + k + "'");
+      if (file.contains("warmup")) merged["warmup_epochs"] = file["warmup"];
+      try {
+        cfg = nn::TrainConfig::from_json(merged);
+      } catch (const nlohmann::json::exception& e) {
+        throw Error("config file " + a->config_file + ": " + e.what());
+      }
+      cfg.out = a->cfg.out;
+      cfg.resume = a->cfg.resume;
+      cfg.quiet = a->cfg.quiet;
+      if (file.contains("out") && cfg.out.empty()) cfg.out = file["out"].get<std::string>();
+    }
+    if (cfg.resume && cfg.out.empty()) throw Error("--resume needs --out (the run directory to continue)");
+    Device& dev = open_device();
+    if (!cfg.quiet) std::fprintf(stderr, "vkwb train: %s on %s, device %s, seed %llu\n", cfg.model.c_str(), cfg.data.c_str(),
+                                 dev.name().c_str(), (unsigned long long)cfg.seed);
+    nn::ClassifierTrainer trainer(dev, cfg);
+    auto hist = trainer.run();
+    nn::TestResult r = trainer.test();
+    if (a->json) {
+      nlohmann::json j = result_json(r);
+      nlohmann::json epochs = nlohmann::json::array();
+      for (auto& e : hist)
+        epochs.push_back({{"epoch", e.epoch}, {"train_loss", e.train_loss}, {"train_acc", e.train_acc}, {"val_loss", e.val_loss},
+                          {"val_acc", e.val_acc}, {"seconds", e.seconds}, {"images_per_sec", e.images_per_sec}});
+      j["epochs"] = epochs;
+      j["model"] = cfg.model;
+      j["parameters"] = trainer.model().num_parameters();
+      std::printf("%s\n", j.dump(2).c_str());
+    } else {
+      std::printf("test accuracy %.4f, test loss %.4f (%zu epochs, %lld parameters)\n", r.accuracy, r.loss, hist.size(),
+                  (long long)trainer.model().num_parameters());
+      print_confusion(r);
+    }
+  });
+}
+
+void register_eval(CLI::App& app) {
+  auto* cmd = app.add_subcommand("eval", "test accuracy of a classifier checkpoint");
+  auto path = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
+  auto data_dir = std::make_shared<std::string>();
+  cmd->add_option("--checkpoint", *path, "checkpoint file (runs/NAME/checkpoints/...)")->required();
+  cmd->add_option("--data-dir", *data_dir, "data directory (default: the one used for training)");
+  cmd->add_flag("--json", *json, "print JSON");
+  cmd->callback([path, json, data_dir] {
+    nn::TrainConfig cfg = nn::checkpoint_config(*path);
+    if (!data_dir->empty()) cfg.data_dir = *data_dir;
+    cfg.out.clear();
+    cfg.quiet = true;
+    cfg.limit_test = 0;
+    Device& dev = open_device();
+    nn::ClassifierTrainer t(dev, cfg);
+    t.load_model(*path);
+    nn::TestResult r = t.test();
+    if (*json) {
+      nlohmann::json j = result_json(r);
+      j["model"] = cfg.model;
+      j["checkpoint"] = *path;
+      std::printf("%s\n", j.dump(2).c_str());
+    } else {
+      std::printf("%s: %s test accuracy %.4f, test loss %.4f\n", path->c_str(), cfg.model.c_str(), r.accuracy, r.loss);
+      print_confusion(r);
+    }
+  });
+}
+
+void register_models(CLI::App& app) {
+  auto* cmd = app.add_subcommand("models", "list the model zoo with parameter counts");
+  auto size = std::make_shared<int>(28);
+  auto channels = std::make_shared<int>(1);
+  auto width = std::make_shared<float>(1.f);
+  cmd->add_option("--image-size", *size, "input size (28 or 32)")->capture_default_str();
+  cmd->add_option("--channels", *channels, "input channels")->capture_default_str();
+  cmd->add_option("--width", *width, "width multiplier")->capture_default_str();
+  cmd->callback([size, channels, width] {
+    Device& dev = Device::cpu();   // parameter counts only: no need for a GPU
+    for (auto& m : nn::models::registry()) {
+      nn::ModuleContext ctx(dev, 1);
+      nn::models::ModelOptions o;
+      o.image_size = *size;
+      o.in_channels = *channels;
+      o.width = *width;
+      auto net = m.make(ctx, o);
+      std::printf("%-14s %12lld params  %s\n", m.name.c_str(), (long long)net->num_parameters(), m.description.c_str());
+    }
+  });
+}
+
+}  // namespace
+
+static Registrar reg_train(30, register_train);
+static Registrar reg_eval(40, register_eval);
+static Registrar reg_models(20, register_models);
+
+}  // namespace vkwb::app

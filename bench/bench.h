@@ -1,0 +1,26 @@
+// Benchmarks behind `vkwb bench`. Each returns rows the CLI prints as a table or JSON.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "engine/device.h"
+
+namespace vkwb::bench {
+
+struct GemmRow { int M, N, K; double ms, gflops; };
+struct LatencyResult { double dispatch_us, submit_wait_us; };
+std::vector<GemmRow> bench_gemm(Device& dev, const std::vector<std::vector<int>>& sizes, double seconds_per_size);
+LatencyResult bench_latency(Device& dev);
+
+struct TrainBenchResult {
+  std::string model;
+  int batch;
+  double images_per_sec, ms_per_step, inference_images_per_sec;
+  double peak_rss_mib;
+  std::string profile;   // per-kernel table when profiling was on
+};
+TrainBenchResult bench_train(Device& dev, const std::string& model, int batch, int steps, bool profile);
+
+double peak_rss_mib();   // VmHWM of this process
+
+}  // namespace vkwb::bench

@@ -1,0 +1,186 @@
+#include "bench/dqn_bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+
+#include "agents/host_q_net.h"
+#include "engine/autograd.h"
+#include "engine/ops.h"
+#include "engine/stream.h"
+#include "nets/data/host_rng.h"
+#include "nets/layers.h"
+#include "nets/optim.h"
+
+namespace vkwb::bench {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr int kB = 32, kC = 4, kH = 10, kW = 10, kA = 6;
+
+// The MinAtar Q-network as in dqn.py (and agents::QNetwork with kind "conv").
+struct Net {
+  std::shared_ptr<nn::Sequential> seq;
+  std::shared_ptr<nn::Conv2d> conv;
+  std::shared_ptr<nn::Linear> fc1, fc2;
+  Net(Device& dev, uint64_t seed) {
+    nn::ModuleContext ctx(dev, seed);
+    conv = std::make_shared<nn::Conv2d>(ctx, nn::Conv2dOptions{.in = kC, .out = 16, .kernel = 3});
+    fc1 = std::make_shared<nn::Linear>(ctx, 16 * 8 * 8, 128);
+    fc2 = std::make_shared<nn::Linear>(ctx, 128, kA);
+    seq = std::make_shared<nn::Sequential>(std::initializer_list<nn::ModulePtr>{
+        conv, nn::ReLU(), std::make_shared<nn::Flatten>(), fc1, nn::ReLU(), fc2});
+  }
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+std::vector<float> binary(HostRng& rng, size_t n, double p) {
+  std::vector<float> v(n);
+  for (auto& x : v) x = rng.uniform() < p ? 1.f : 0.f;
+  return v;
+}
+
+void fill_host(agents::HostQNet& h, Net& n) {
+  std::vector<std::pair<Tensor*, Tensor*>> layers = {{&n.conv->weight(), nullptr},
+                                                      {&n.fc1->weight(), n.fc1->bias()},
+                                                      {&n.fc2->weight(), n.fc2->bias()}};
+  auto conv_params = n.conv->named_parameters();
+  for (auto& [name, t] : conv_params)
+    if (name == "bias") layers[0].second = t;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    std::vector<float> w = layers[i].first->to_vector(), b = layers[i].second->to_vector();
+    h.set_weights(i, w.data(), b.data());
+  }
+}
+
+}  // namespace
+
+DqnBenchResult bench_dqn(Device& dev, const DqnBenchOptions& opt) {
+  DqnBenchResult r;
+  r.device = dev.name();
+  Net online(dev, 1), target(dev, 1);
+  target.seq->load_state_dict(online.seq->state_dict());
+  std::unique_ptr<nn::Optimizer> optim;
+  if (opt.optimizer == "adam") optim = std::make_unique<nn::Adam>(online.seq->parameters(), nn::AdamOptions{.lr = 2.5e-4f});
+  else optim = std::make_unique<nn::RMSprop>(online.seq->parameters(), nn::RMSpropOptions{.lr = 2.5e-4f, .alpha = 0.95f, .eps = 0.01f});
+
+  struct Batch { Tensor s, a, r, s2, d; };
+  std::vector<Batch> batches;
+  HostRng rng(0);
+  for (int i = 0; i < 64; ++i) {
+    Batch b;
+    b.s = Tensor::from(binary(rng, size_t(kB) * kC * kH * kW, 0.1), {kB, kC, kH, kW}, dev);
+    b.s2 = Tensor::from(binary(rng, size_t(kB) * kC * kH * kW, 0.1), {kB, kC, kH, kW}, dev);
+    std::vector<int32_t> a(kB);
+    for (auto& x : a) x = int32_t(rng.below(kA));
+    b.a = Tensor::from(a, {kB, 1}, dev);
+    std::vector<float> rew(kB);
+    for (auto& x : rew) x = float(rng.normal());
+    b.r = Tensor::from(rew, {kB}, dev);
+    b.d = Tensor::from(binary(rng, kB, 0.05), {kB}, dev);
+    batches.push_back(b);
+  }
+  int step = 0;
+  auto update = [&] {
+    const Batch& b = batches[size_t(step++ & 63)];
+    Tensor q = gather(online.seq->forward(b.s), 1, b.a).reshape({kB});
+    Tensor td_target;
+    {
+      NoGradGuard ng;
+      td_target = add(b.r, mul(mul(affine(b.d, -1.f, 1.f), max(target.seq->forward(b.s2), 1)), 0.99f));
+    }
+    Tensor loss = huber_loss(q, td_target);
+    optim->zero_grad();
+    loss.backward();
+    optim->step();
+  };
+
+  for (int i = 0; i < opt.warmup; ++i) update();
+  dev.sync();
+  Stream& st = dev.stream();
+  const bool profiling = st.profiling();
+  for (int rep = 0; rep < opt.reps; ++rep) {
+    const uint64_t d0 = st.dispatches(), s0 = st.submits();
+    if (profiling) st.reset_timings();
+    auto t0 = Clock::now();
+    for (int i = 0; i < opt.updates; ++i) update();
+    dev.sync();
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    r.updates_per_sec_reps.push_back(opt.updates / secs);
+    r.dispatches_per_update = double(st.dispatches() - d0) / opt.updates;
+    r.submits_per_update = double(st.submits() - s0) / opt.updates;
+  }
+  r.updates_per_sec = median(r.updates_per_sec_reps);
+  if (profiling) r.profile = st.timing_table();
+
+  // --- batch-1 action selection ---------------------------------------------------------------
+  std::vector<std::vector<float>> obs;
+  HostRng orng(1);
+  for (int i = 0; i < 64; ++i) obs.push_back(binary(orng, size_t(kC) * kH * kW, 0.1));
+  auto time_calls = [&](auto&& fn) {
+    std::vector<double> us;
+    us.reserve(size_t(opt.latency_calls));
+    volatile int sink = 0;
+    for (int i = 0; i < 100; ++i) sink = sink + fn(obs[size_t(i & 63)]);
+    for (int i = 0; i < opt.latency_calls; ++i) {
+      auto t0 = Clock::now();
+      sink = sink + fn(obs[size_t(i & 63)]);
+      us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    }
+    return median(us);
+  };
+  agents::HostQNet host;
+  host.add_conv(kC, kH, kW, 16, 3, 0);
+  host.add_linear(1, 16 * 8 * 8, 128, true);
+  host.add_linear(1, 128, kA, false);
+  fill_host(host, online);
+  r.act_host_us = time_calls([&](const std::vector<float>& o) { return host.greedy(o.data()); });
+  {
+    std::vector<double> us;
+    for (int i = 0; i < 200; ++i) {
+      update();   // what a refresh after an update waits for is part of the cost
+      dev.sync();
+      auto t0 = Clock::now();
+      fill_host(host, online);
+      us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    }
+    r.host_refresh_us = median(us);
+  }
+  {
+    NoGradGuard ng;
+    r.act_device_us = time_calls([&](const std::vector<float>& o) {
+      Tensor x = Tensor::from(o, {1, kC, kH, kW}, dev);
+      return argmax(online.seq->forward(x), 1).to_ivector()[0];
+    });
+    Device& cpu = Device::cpu();
+    Net cpu_net(cpu, 1);
+    cpu_net.seq->load_state_dict(online.seq->state_dict());
+    r.act_cpu_backend_us = time_calls([&](const std::vector<float>& o) {
+      Tensor x = Tensor::from(o, {1, kC, kH, kW}, cpu);
+      return argmax(cpu_net.seq->forward(x), 1).to_ivector()[0];
+    });
+  }
+  return r;
+}
+
+std::string format(const DqnBenchResult& r) {
+  char buf[1024];
+  std::string reps;
+  for (double v : r.updates_per_sec_reps) reps += (reps.empty() ? "" : ", ") + std::to_string(int(v + 0.5));
+  std::snprintf(buf, sizeof buf,
+                "dqn on %s: update step batch 32 (MinAtar net, RMSprop): %.0f updates/s (reps %s; %.1f dispatches, "
+                "%.3f submits per update)\n"
+                "action selection batch 1, median: host copy %.1f us, device %.1f us, CPU reference backend %.1f us; "
+                "host-copy refresh %.1f us\n",
+                r.device.c_str(), r.updates_per_sec, reps.c_str(), r.dispatches_per_update, r.submits_per_update,
+                r.act_host_us, r.act_device_us, r.act_cpu_backend_us, r.host_refresh_us);
+  return std::string(buf) + r.profile;
+}
+
+}  // namespace vkwb::bench

@@ -1,0 +1,43 @@
+// DQN throughput, comparable with /work/shared/peers/torch/dqn.py:
+//  * updates/s of the DQN update step for the MinAtar Q-network (4x10x10 input, conv 16@3x3 ->
+//    FC 128 -> FC 6), batch 32, RMSprop (lr 2.5e-4, alpha 0.95, eps 0.01, not centered, like the
+//    PyTorch script), Huber loss, on 64 pre-built random binary batches already on the device
+//    (replay sampling not included);
+//  * batch-1 greedy action-selection latency (median us) three ways: HostQNet loops on a host copy
+//    of the weights (what the agent uses), the device forward + argmax + readback, and the engine's
+//    CPU reference backend.
+// With VKWB_PROFILE=1 the per-kernel GPU time of the timed updates is returned as well.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/device.h"
+
+namespace vkwb::bench {
+
+struct DqnBenchOptions {
+  int updates = 500;          // updates per timed repetition
+  int warmup = 50;            // untimed updates first (pipeline JIT, allocator warm-up)
+  int reps = 3;               // repetitions; the median is reported
+  int latency_calls = 2000;   // batch-1 action selections per latency measurement
+  std::string optimizer = "rmsprop";   // rmsprop or adam
+};
+
+struct DqnBenchResult {
+  std::string device;
+  double updates_per_sec = 0;            // median over reps
+  std::vector<double> updates_per_sec_reps;
+  double dispatches_per_update = 0;
+  double submits_per_update = 0;
+  double act_host_us = 0;                // median latency, HostQNet on the host copy
+  double act_device_us = 0;              // median latency, forward + argmax + to_ivector on `dev`
+  double act_cpu_backend_us = 0;         // median latency, the engine's CPU reference backend
+  double host_refresh_us = 0;            // median cost of refreshing the host copy (sync + copy)
+  std::string profile;                   // per-kernel table (VKWB_PROFILE=1), else ""
+};
+
+DqnBenchResult bench_dqn(Device& dev, const DqnBenchOptions& opt = {});
+std::string format(const DqnBenchResult& r);
+
+}  // namespace vkwb::bench

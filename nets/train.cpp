@@ -1,0 +1,310 @@
+#include "nets/train.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "engine/autograd.h"
+#include "engine/ops.h"
+#include "nets/checkpoint.h"
+#include "nets/data/augment.h"
+#include "nets/data/cifar.h"
+#include "nets/data/loader.h"
+#include "nets/io/metrics.h"
+#include "nets/io/progress.h"
+#include "nets/io/run_dir.h"
+
+namespace vkwb::nn {
+
+#define VKWB_TRAIN_FIELDS(X)                                                                                   \
+  X(model) X(data) X(data_dir) X(epochs) X(batch) X(optimizer) X(lr) X(momentum) X(weight_decay) X(schedule)  \
+  X(step_size) X(gamma) X(warmup_epochs) X(clip_norm) X(label_smoothing) X(val_size) X(early_stopping)        \
+  X(crop_padding) X(flip) X(erasing) X(mixup) X(width) X(batch_norm) X(dropout) X(depth) X(limit_train)       \
+  X(limit_test) X(seed) X(log_every)
+
+nlohmann::json TrainConfig::to_json() const {
+  nlohmann::json j;
+#define X(f) j[#f] = f;
+  VKWB_TRAIN_FIELDS(X)
+#undef X
+  return j;
+}
+
+TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
+  TrainConfig c;
+#define X(f) if (j.contains(#f)) j.at(#f).get_to(c.f);
+  VKWB_TRAIN_FIELDS(X)
+#undef X
+  return c;
+}
+
+void load_classification_data(const TrainConfig& cfg, data::Dataset* train, data::Dataset* test) {
+  if (cfg.data == "fashion-mnist" || cfg.data == "mnist") {
+    std::string dir = cfg.data_dir.empty() ? std::string(data::kDefaultFashionMnistDir) : cfg.data_dir;
+    if (cfg.data == "mnist" && cfg.data_dir.empty()) throw Error("--data mnist needs --data-dir (no MNIST package is installed by default)");
+    *train = cfg.data == "mnist" ? data::load_mnist(dir, "train") : data::load_fashion_mnist(dir, "train");
+    *test = cfg.data == "mnist" ? data::load_mnist(dir, "test") : data::load_fashion_mnist(dir, "test");
+  } else if (cfg.data == "cifar10") {
+    if (cfg.data_dir.empty()) throw Error("--data cifar10 needs --data-dir with the CIFAR-10 binary files");
+    *train = data::load_cifar10(cfg.data_dir, "train");
+    *test = data::load_cifar10(cfg.data_dir, "test");
+  } else {
+    throw Error("unknown data set '" + cfg.data + "' (fashion-mnist, mnist, cifar10)");
+  }
+  if (cfg.limit_train > 0 && cfg.limit_train < train->n) *train = data::subset(*train, cfg.limit_train);
+  if (cfg.limit_test > 0 && cfg.limit_test < test->n) *test = data::subset(*test, cfg.limit_test);
+  // Normalise with the full training set's statistics (Fashion-MNIST: mean .2860, std .3530).
+  data::ChannelStats st = data::compute_mean_std(*train);
+  data::normalize(*train, st.mean, st.std);
+  data::normalize(*test, st.mean, st.std);
+}
+
+ClassifierTrainer::ClassifierTrainer(Device& dev, const TrainConfig& cfg) : dev_(dev), cfg_(cfg) {
+  if (cfg_.epochs < 1 || cfg_.batch < 1) throw Error("--epochs and --batch must be >= 1");
+  data::Dataset full;
+  load_classification_data(cfg_, &full, &test_);
+  int val = std::min(cfg_.val_size, full.n / 5);
+  if (val > 0) {
+    auto tv = data::split_validation(full, val, cfg_.seed);
+    train_ = std::move(tv.train);
+    val_ = std::move(tv.val);
+  } else {
+    train_ = std::move(full);
+  }
+  ModuleContext ctx(dev, cfg_.seed);
+  models::ModelOptions mo;
+  mo.in_channels = train_.c;
+  mo.image_size = train_.h;
+  mo.num_classes = train_.num_classes;
+  mo.width = cfg_.width;
+  mo.batch_norm = cfg_.batch_norm;
+  mo.dropout = cfg_.dropout;
+  mo.depth = cfg_.depth;
+  model_ = models::make_model(cfg_.model, ctx, mo);
+  opt_ = make_optimizer(cfg_.optimizer, model_->parameters(), cfg_.lr, cfg_.weight_decay, cfg_.momentum);
+  opt_->clip_grad_norm(cfg_.clip_norm);
+  ScheduleOptions so;
+  so.kind = cfg_.schedule;
+  so.step_size = cfg_.step_size;
+  so.gamma = cfg_.gamma;
+  so.total_epochs = cfg_.epochs;
+  so.warmup_epochs = cfg_.warmup_epochs;
+  schedule_ = std::make_unique<LRSchedule>(opt_->lr, so);
+}
+
+TrainSnapshot ClassifierTrainer::snapshot() const {
+  std::lock_guard<std::mutex> lock(snap_mu_);
+  return snap_;
+}
+
+void ClassifierTrainer::publish(const TrainSnapshot& s) {
+  std::lock_guard<std::mutex> lock(snap_mu_);
+  snap_ = s;
+}
+
+TestResult ClassifierTrainer::evaluate(const data::Dataset& ds, int max_n) {
+  NoGradGuard ng;
+  model_->eval();
+  TestResult r;
+  int n = max_n > 0 ? std::min(max_n, ds.n) : ds.n;
+  int C = ds.num_classes;
+  r.confusion.assign(size_t(C), std::vector<int64_t>(size_t(C), 0));
+  const int B = 500;
+  Tensor loss_sum = Tensor::zeros({1}, dev_);
+  std::vector<Tensor> preds;
+  for (int i = 0; i < n; i += B) {
+    int b = std::min(B, n - i);
+    std::span<const float> xs(ds.image(i), size_t(b) * ds.sample_size());
+    Tensor x = Tensor::from(xs, {b, ds.c, ds.h, ds.w}, dev_);
+    Tensor y = Tensor::from(std::span<const int32_t>(ds.labels.data() + i, size_t(b)), {b}, dev_);
+    Tensor logits = model_->forward(x);
+    loss_sum = add(loss_sum, mul(cross_entropy(logits, y).reshape({1}), float(b)));
+    preds.push_back(argmax(logits, 1));
+  }
+  int64_t correct = 0, k = 0;
+  for (auto& p : preds) {
+    for (int32_t v : p.to_ivector()) {
+      int32_t t = ds.labels[size_t(k++)];
+      r.confusion[size_t(t)][size_t(v)]++;
+      correct += v == t;
+    }
+  }
+  r.loss = n ? loss_sum.item() / n : 0;
+  r.accuracy = n ? double(correct) / n : 0;
+  model_->train();
+  return r;
+}
+
+TestResult ClassifierTrainer::test() { return evaluate(test_, 0); }
+
+void ClassifierTrainer::load_model(const std::string& path) {
+  io::CheckpointData ck = io::read_checkpoint(path);
+  if (!ck.meta.contains("kind") || ck.meta["kind"] != "classifier") throw Error(path + " is not a classifier checkpoint");
+  load_module(ck, "model.", *model_);
+}
+
+TrainConfig checkpoint_config(const std::string& path) {
+  io::CheckpointData ck = io::read_checkpoint(path);
+  if (!ck.meta.contains("kind") || ck.meta["kind"] != "classifier" || !ck.meta.contains("config"))
+    throw Error(path + " is not a classifier checkpoint");
+  return TrainConfig::from_json(ck.meta["config"]);
+}
+
+void ClassifierTrainer::save_checkpoint(int epoch) {
+  io::RunDir run({.runs_root = std::filesystem::path(cfg_.out).parent_path().string().empty() ? "." : std::filesystem::path(cfg_.out).parent_path().string(),
+                  .name = std::filesystem::path(cfg_.out).filename().string(), .resume = true});
+  io::CheckpointData ck;
+  ck.meta["kind"] = "classifier";
+  ck.meta["config"] = cfg_.to_json();
+  ck.meta["epoch"] = epoch;
+  ck.meta["step"] = step_;
+  ck.meta["plateau_scale"] = schedule_->plateau_scale();
+  ck.meta["plateau_best"] = schedule_->best();
+  ck.meta["plateau_bad"] = schedule_->bad_epochs();
+  nlohmann::json hist = nlohmann::json::array();
+  for (auto& e : history_)
+    hist.push_back({{"epoch", e.epoch}, {"train_loss", e.train_loss}, {"train_acc", e.train_acc}, {"val_loss", e.val_loss},
+                    {"val_acc", e.val_acc}, {"lr", e.lr}});
+  ck.meta["history"] = hist;
+  save_module(ck, "model.", *model_);
+  save_optimizer(ck, "optim.", *opt_);
+  io::write_checkpoint(run.checkpoint_path(epoch), ck);
+}
+
+int ClassifierTrainer::load_latest_checkpoint() {
+  io::RunDir run({.runs_root = std::filesystem::path(cfg_.out).parent_path().string().empty() ? "." : std::filesystem::path(cfg_.out).parent_path().string(),
+                  .name = std::filesystem::path(cfg_.out).filename().string(), .resume = true});
+  auto path = run.latest_checkpoint();
+  if (!path) return 0;
+  io::CheckpointData ck = io::read_checkpoint(*path);
+  if (!ck.meta.contains("kind") || ck.meta["kind"] != "classifier") throw Error(*path + " is not a classifier checkpoint");
+  load_module(ck, "model.", *model_);
+  load_optimizer(ck, "optim.", *opt_);
+  schedule_->set_plateau_state(ck.meta["plateau_scale"].get<float>(), ck.meta["plateau_best"].get<float>(), ck.meta["plateau_bad"].get<int>());
+  step_ = ck.meta["step"].get<int64_t>();
+  history_.clear();
+  for (auto& e : ck.meta["history"])
+    history_.push_back({e["epoch"].get<int>(), e["train_loss"].get<double>(), e["train_acc"].get<double>(), e["val_loss"].get<double>(),
+                        e["val_acc"].get<double>(), e["lr"].get<double>(), 0, 0});
+  return ck.meta["epoch"].get<int>() + 1;
+}
+
+std::vector<EpochResult> ClassifierTrainer::run() {
+  int first_epoch = 0;
+  std::unique_ptr<io::MetricsLogger> metrics;
+  if (!cfg_.out.empty()) {
+    auto parent = std::filesystem::path(cfg_.out).parent_path().string();
+    io::RunDir run({.runs_root = parent.empty() ? "." : parent, .name = std::filesystem::path(cfg_.out).filename().string(),
+                    .resume = cfg_.resume});
+    if (cfg_.resume) {
+      first_epoch = load_latest_checkpoint();
+    } else {
+      nlohmann::json j = cfg_.to_json();
+      j["device"] = dev_.name();
+      run.write_config(j);
+    }
+    metrics = std::make_unique<io::MetricsLogger>(run.path(), cfg_.resume, cfg_.resume ? std::optional<int64_t>(step_) : std::nullopt);
+  }
+  data::AugmentOptions ao;
+  ao.crop_padding = cfg_.crop_padding;
+  ao.horizontal_flip = cfg_.flip;
+  ao.erase_probability = cfg_.erasing;
+  ao.mixup_alpha = cfg_.mixup;
+  data::LoaderOptions lo;
+  lo.batch_size = cfg_.batch;
+  lo.seed = cfg_.seed;
+  if (cfg_.crop_padding || cfg_.flip || cfg_.erasing > 0 || cfg_.mixup > 0) lo.augment = data::make_augmentation(ao);
+  data::BatchLoader loader(train_, lo);
+  const int64_t per_epoch = loader.batches_per_epoch();
+  int bad_epochs = 0;
+  double best_val = 1e30;
+  model_->train();
+  for (int epoch = first_epoch; epoch < cfg_.epochs; ++epoch) {
+    opt_->lr = schedule_->lr_for_epoch(epoch);
+    loader.start_epoch(epoch);
+    io::Progress progress(per_epoch, "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(cfg_.epochs),
+                          io::ProgressOptions{.stream = cfg_.quiet ? nullptr : stderr});
+    auto t0 = std::chrono::steady_clock::now();
+    Tensor loss_sum = Tensor::zeros({1}, dev_), correct_sum = Tensor::zeros({1}, dev_);
+    int64_t seen = 0, b = 0;
+    double last_loss = 0;
+    while (const data::Batch* batch = loader.next()) {
+      model_->set_step(step_);
+      Tensor x = Tensor::from(batch->x, {batch->size, batch->c, batch->h, batch->w}, dev_);
+      Tensor y = Tensor::from(batch->y, {batch->size}, dev_);
+      Tensor logits = model_->forward(x);
+      Tensor loss = cross_entropy(logits, y, cfg_.label_smoothing);
+      if (batch->mixed) {
+        Tensor y2 = Tensor::from(batch->y_mix, {batch->size}, dev_);
+        loss = add(mul(loss, batch->mix_lambda), mul(cross_entropy(logits, y2, cfg_.label_smoothing), 1.f - batch->mix_lambda));
+      }
+      opt_->zero_grad();
+      loss.backward();
+      opt_->step();
+      {
+        NoGradGuard ng;
+        loss_sum = add(loss_sum, mul(loss.detach().reshape({1}), float(batch->size)));
+        Tensor hit = eq(argmax(logits.detach(), 1).to(DType::f32), y.to(DType::f32));
+        correct_sum = add(correct_sum, sum(hit).reshape({1}));
+      }
+      seen += batch->size;
+      step_++;
+      b++;
+      if (b % cfg_.log_every == 0 || b == per_epoch) {
+        last_loss = loss.item();   // the one sync per report
+        if (!std::isfinite(last_loss))
+          throw Error("loss became " + std::to_string(last_loss) + " at step " + std::to_string(step_) +
+                      " (epoch " + std::to_string(epoch + 1) + "); stopped, the last good checkpoint is kept");
+        double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        char extra[96];
+        std::snprintf(extra, sizeof extra, "loss %.4f  %.0f img/s", last_loss, seen / std::max(secs, 1e-9));
+        progress.update(b, extra);
+        TrainSnapshot s = snapshot();
+        s.step = step_;
+        s.total_steps = per_epoch * cfg_.epochs;
+        s.epoch = epoch;
+        s.loss = last_loss;
+        s.images_per_sec = seen / std::max(secs, 1e-9);
+        publish(s);
+      }
+    }
+    double train_loss = loss_sum.item() / std::max<int64_t>(seen, 1);
+    double train_acc = correct_sum.item() / std::max<int64_t>(seen, 1);
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!std::isfinite(train_loss))
+      throw Error("training loss is " + std::to_string(train_loss) + " in epoch " + std::to_string(epoch + 1) + "; stopped, the last good checkpoint is kept");
+    EpochResult er{epoch + 1, train_loss, train_acc, 0, 0, opt_->lr, secs, seen / std::max(secs, 1e-9)};
+    if (val_.n > 0) {
+      TestResult v = evaluate(val_, 0);
+      er.val_loss = v.loss;
+      er.val_acc = v.accuracy;
+      schedule_->report_validation_loss(float(v.loss));
+    }
+    char extra[160];
+    std::snprintf(extra, sizeof extra, "train loss %.4f acc %.4f | val loss %.4f acc %.4f | %.1f s, %.0f img/s", train_loss,
+                  train_acc, er.val_loss, er.val_acc, secs, er.images_per_sec);
+    progress.finish(extra);
+    history_.push_back(er);
+    if (metrics)
+      metrics->log(step_, {{"epoch", er.epoch}, {"train_loss", train_loss}, {"train_acc", train_acc}, {"val_loss", er.val_loss},
+                           {"val_acc", er.val_acc}, {"lr", er.lr}, {"seconds", secs}, {"images_per_sec", er.images_per_sec}});
+    if (!cfg_.out.empty()) save_checkpoint(epoch);
+    TrainSnapshot s = snapshot();
+    s.epochs = history_;
+    publish(s);
+    if (val_.n > 0 && cfg_.early_stopping > 0) {
+      if (er.val_loss < best_val) best_val = er.val_loss, bad_epochs = 0;
+      else if (++bad_epochs >= cfg_.early_stopping) {
+        if (!cfg_.quiet) std::fprintf(stderr, "early stopping: no validation improvement for %d epochs\n", bad_epochs);
+        break;
+      }
+    }
+  }
+  TrainSnapshot s = snapshot();
+  s.finished = true;
+  publish(s);
+  return history_;
+}
+
+}  // namespace vkwb::nn
