@@ -32,6 +32,16 @@ std::vector<std::string> model_names();
 // Factories (one file each under nets/models/).
 ModulePtr mlp(ModuleContext& ctx, const ModelOptions& o);
 ModulePtr lenet5(ModuleContext& ctx, const ModelOptions& o);
+ModulePtr alexnet(ModuleContext& ctx, const ModelOptions& o);
+ModulePtr vgg11(ModuleContext& ctx, const ModelOptions& o);      // BN if o.batch_norm
+ModulePtr vgg16(ModuleContext& ctx, const ModelOptions& o);
+ModulePtr vgg11_bn(ModuleContext& ctx, const ModelOptions& o);   // always BN
+ModulePtr vgg16_bn(ModuleContext& ctx, const ModelOptions& o);
+ModulePtr googlenet(ModuleContext& ctx, const ModelOptions& o);
+ModulePtr resnet20(ModuleContext& ctx, const ModelOptions& o);   // o.depth = 6n+2: 20 (default), 32, 44, 56, 110
+ModulePtr resnet18(ModuleContext& ctx, const ModelOptions& o);
+ModulePtr resnet50(ModuleContext& ctx, const ModelOptions& o);
+ModulePtr densenet(ModuleContext& ctx, const ModelOptions& o);   // DenseNet-BC, k = 12, o.depth = 6n+4 (default 40)
 
 int scaled(int channels, float width);   // max(1, round(channels * width))
 

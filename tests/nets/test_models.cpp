@@ -1,0 +1,128 @@
+// The model zoo: every registered model maps 1x28x28 and 3x32x32 batches to [N, classes], has the
+// parameter count of its reference implementation where one is known, and learns (a few Adam steps
+// on a fixed batch lower the loss).
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <map>
+
+#include "nets/models/models.h"
+#include "nets/optim.h"
+#include "support/op_check.h"
+
+using namespace vkwb;
+using namespace vkwb::nn;
+using namespace vkwb::nn::models;
+using vkwb::test::gpu;
+namespace bdata = boost::unit_test::data;
+
+namespace {
+
+int64_t count_params(const std::string& name, int channels, int size, int depth = 0) {
+  ModuleContext ctx(gpu(), 1);
+  return make_model(name, ctx, {.in_channels = channels, .image_size = size, .num_classes = 10, .depth = depth})
+      ->num_parameters();
+}
+
+std::string with_commas(int64_t v) {
+  std::string s = std::to_string(v);
+  for (int i = int(s.size()) - 3; i > 0; i -= 3) s.insert(size_t(i), ",");
+  return s;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(model_zoo)
+
+BOOST_DATA_TEST_CASE(forward_shape, bdata::make(model_names()), name) {
+  Device& dev = gpu();
+  struct Input { int c, s; };
+  for (Input in : {Input{1, 28}, Input{3, 32}}) {
+    ModuleContext ctx(dev, 1);
+    auto net = make_model(name, ctx, {.in_channels = in.c, .image_size = in.s, .num_classes = 10});
+    net->eval();
+    NoGradGuard no_grad;
+    Tensor y = net->forward(Tensor::randn({2, in.c, in.s, in.s}, dev, 7));
+    BOOST_TEST_REQUIRE(y.shape().str() == Shape({2, 10}).str(), name << " " << in.c << "x" << in.s << "x" << in.s);
+    for (float v : y.to_vector()) BOOST_TEST_REQUIRE(std::isfinite(v), name << ": non-finite output");
+    std::printf("  %-10s %dx%dx%d: %11s parameters\n", name.c_str(), in.c, in.s, in.s,
+                with_commas(net->num_parameters()).c_str());
+  }
+}
+
+// Counts worked out by hand or known from the reference implementations.
+BOOST_AUTO_TEST_CASE(parameter_counts) {
+  // LeNet-5, 28x28 (conv pad 2): conv1 6*25+6 = 156, conv2 16*6*25+16 = 2,416, fc 400*120+120 =
+  // 48,120, 120*84+84 = 10,164, 84*10+10 = 850: 61,706 (the PyTorch peer's count).
+  BOOST_TEST(count_params("lenet5", 1, 28) == 61706);
+  // AlexNet: convs 64*25+64 = 1,664, 192*64*25+192 = 307,392, 384*192*9+384 = 663,936,
+  // 256*384*9+256 = 884,992, 256*256*9+256 = 590,080; FC (256*2*2)*1024+1024 = 1,049,600,
+  // 1024*1024+1024 = 1,049,600, 1024*10+10 = 10,250: 4,557,514.
+  BOOST_TEST(count_params("alexnet", 1, 28) == 4557514);
+  // VGG-11: convs 640 + 73,856 + 295,168 + 590,080 + 1,180,160 + 3 * 2,359,808; FC 262,656 + 5,130.
+  BOOST_TEST(count_params("vgg11", 1, 28) == 9487114);
+  // CIFAR ResNet-20, option A: 269,722 (He et al.; akamaster/pytorch_resnet_cifar10). One input
+  // channel instead of three saves 2*16*9 = 288.
+  BOOST_TEST(count_params("resnet20", 3, 32) == 269722);
+  BOOST_TEST(count_params("resnet20", 1, 28) == 269722 - 288);
+  BOOST_TEST(count_params("resnet20", 3, 32, 56) == 853018);   // ResNet-56: 0.85M in the paper
+  // kuangliu/pytorch-cifar ResNet18 / ResNet50 (same CIFAR stem and shortcuts).
+  BOOST_TEST(count_params("resnet18", 3, 32) == 11173962);
+  BOOST_TEST(count_params("resnet50", 3, 32) == 23520842);
+  // kuangliu/pytorch-cifar VGG11 / VGG16 (conv with bias + BN, 512 -> 10) plus our 512x512 hidden layer.
+  BOOST_TEST(count_params("vgg11_bn", 3, 32) == 9231114 + 512 * 512 + 512);
+  BOOST_TEST(count_params("vgg16_bn", 3, 32) == 14728266 + 512 * 512 + 512);
+  // DenseNet-BC (L=100, k=12): 769,162 (andreasveit/densenet-pytorch; "0.8M" in the paper).
+  BOOST_TEST(count_params("densenet", 3, 32, 100) == 769162);
+  // Every model has the same count for 28x28 and 32x32 inputs up to the first conv's input channels.
+}
+
+// Width used for the training test: the big models shrink so it stays fast on a CPU device.
+float train_width(const std::string& name) {
+  static const std::map<std::string, float> w = {{"mlp", 1.f}, {"lenet5", 1.f}, {"resnet20", 0.5f}, {"densenet", 0.5f}};
+  auto it = w.find(name);
+  return it == w.end() ? 0.25f : it->second;
+}
+
+BOOST_DATA_TEST_CASE(trains, bdata::make(model_names()), name) {
+  Device& dev = gpu();
+  ModuleContext ctx(dev, 42);
+  // Dropout off so that the loss before and after is measured on the same function.
+  // DenseNet at depth 22 (3 layers per block): its 40-layer default costs ~1,500 small dispatches
+  // per step, slow under the validation layer; the forward test covers the default depth.
+  auto net = make_model(name, ctx, {.in_channels = 1, .image_size = 28, .num_classes = 10, .width = train_width(name),
+                                    .dropout = 0.f, .depth = name == "densenet" ? 22 : 0});
+  net->train();
+  Tensor x = Tensor::randn({8, 1, 28, 28}, dev, 11);
+  Tensor y = Tensor::from(std::vector<int32_t>{0, 1, 2, 3, 4, 5, 6, 7}, {8}, dev);
+  nn::Adam opt(net->parameters(), {.lr = 1e-3f});
+  float before = 0, after = 0;
+  const int steps = 3;
+  for (int i = 0; i <= steps; ++i) {
+    opt.zero_grad();
+    if (i == steps) {
+      NoGradGuard no_grad;
+      after = cross_entropy(net->forward(x), y).item();
+      break;
+    }
+    Tensor loss = cross_entropy(net->forward(x), y);
+    if (i == 0) before = loss.item();
+    loss.backward();
+    opt.step();
+  }
+  std::printf("  %-10s width %.2f: loss %.4f -> %.4f after %d Adam steps\n", name.c_str(), train_width(name), before,
+              after, steps);
+  BOOST_TEST(std::isfinite(after));
+  BOOST_TEST(after < before, name << ": loss " << before << " -> " << after);
+}
+
+BOOST_AUTO_TEST_CASE(bad_options) {
+  ModuleContext ctx(gpu(), 1);
+  BOOST_CHECK_THROW(make_model("resnet20", ctx, {.depth = 21}), Error);
+  BOOST_CHECK_THROW(make_model("densenet", ctx, {.depth = 41}), Error);
+  BOOST_CHECK_THROW(make_model("no_such_model", ctx, {}), Error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
