@@ -4,13 +4,14 @@
 
 #include "apps/cli.h"
 #include "bench/bench.h"
+#include "bench/dqn_bench.h"
 #include "bench/env_bench.h"
 #include "engine/memory.h"
 
 namespace vkwb::app {
 
 static void register_bench(CLI::App& app) {
-  auto* cmd = app.add_subcommand("bench", "benchmarks: gemm, train, envs");
+  auto* cmd = app.add_subcommand("bench", "benchmarks: gemm, train, envs, dqn");
   cmd->require_subcommand(1);
   auto json = std::make_shared<bool>(false);
   cmd->add_flag("--json", *json, "print JSON");
@@ -73,6 +74,24 @@ static void register_bench(CLI::App& app) {
       return;
     }
     for (auto& r : rows) std::printf("%-28s %12.0f steps/s\n", r.env.c_str(), r.steps_per_sec);
+  });
+
+  auto* dqn = cmd->add_subcommand("dqn", "DQN updates/s (MinAtar net, batch 32) and batch-1 action latency");
+  auto dopt = std::make_shared<bench::DqnBenchOptions>();
+  dqn->add_option("--updates", dopt->updates, "updates per timed repetition")->capture_default_str();
+  dqn->add_option("--reps", dopt->reps, "repetitions (median reported)")->capture_default_str();
+  dqn->add_option("--optimizer", dopt->optimizer, "rmsprop or adam")->capture_default_str();
+  dqn->callback([json, dopt] {
+    auto r = bench::bench_dqn(open_device(), *dopt);
+    if (*json) {
+      nlohmann::json j = {{"device", r.device}, {"updates_per_sec", r.updates_per_sec}, {"updates_per_sec_reps", r.updates_per_sec_reps},
+                          {"dispatches_per_update", r.dispatches_per_update}, {"submits_per_update", r.submits_per_update},
+                          {"act_host_us", r.act_host_us}, {"act_device_us", r.act_device_us},
+                          {"act_cpu_backend_us", r.act_cpu_backend_us}, {"host_refresh_us", r.host_refresh_us}};
+      std::printf("%s\n", j.dump(2).c_str());
+      return;
+    }
+    std::printf("%s", bench::format(r).c_str());
   });
 }
 

@@ -353,7 +353,12 @@ Device::~Device() {
     allocator_.reset();
     return;
   }
-  if (stream_) stream_->sync();
+  if (stream_) {
+    stream_->sync();
+    // VKWB_PROFILE=1: the per-kernel GPU time of the whole process, printed once at the end.
+    if (stream_->profiling() && !stream_->timings().empty())
+      std::fprintf(stderr, "vkwb profile (%s):\n%s", info_.name.c_str(), stream_->timing_table().c_str());
+  }
   if (device_) vkDeviceWaitIdle(device_);
   kernels_.reset();
   stream_.reset();

@@ -109,7 +109,15 @@ BOOST_AUTO_TEST_CASE(staging_path_matches) {
   o.index = gpu().info().index;
   o.force_staging = true;
   Device& s = Device::open(o);
-  BOOST_CHECK(!s.allocator().host_visible() || s.info().index == -1);
+  BOOST_CHECK(!s.allocator().host_visible());
+  std::vector<float> v = {1, 2, 3, 4, 5, 6, 7};
+  Tensor t = Tensor::from(v, {7}, s);
+  Tensor u = mul(add(t, 1.f), 2.f);
+  BOOST_CHECK(u.to_vector() == (std::vector<float>{4, 6, 8, 10, 12, 14, 16}));
+  t.copy_from_host(std::vector<float>(7, 1.f).data(), 28);
+  BOOST_CHECK_EQUAL(sum(t).item(), 7.f);
+  BOOST_CHECK_EQUAL(sum(t.slice(2, 5)).item(), 3.f);
+  BOOST_CHECK_THROW(t.host_ptr(), Error);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
