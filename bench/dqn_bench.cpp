@@ -4,9 +4,11 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <tuple>
 
 #include "agents/host_q_net.h"
 #include "engine/autograd.h"
+#include "engine/error.h"
 #include "engine/ops.h"
 #include "engine/stream.h"
 #include "nets/data/host_rng.h"
@@ -64,6 +66,11 @@ void fill_host(agents::HostQNet& h, Net& n) {
 DqnBenchResult bench_dqn(Device& dev, const DqnBenchOptions& opt) {
   DqnBenchResult r;
   r.device = dev.name();
+  r.optimizer = opt.optimizer;
+  if (opt.optimizer != "rmsprop" && opt.optimizer != "adam")
+    throw Error("bench dqn: optimizer must be rmsprop or adam, got '" + opt.optimizer + "'");
+  if (opt.updates < 1 || opt.reps < 1 || opt.warmup < 0 || opt.latency_calls < 1)
+    throw Error("bench dqn: updates, reps and latency_calls must be >= 1, warmup >= 0");
   Net online(dev, 1), target(dev, 1);
   target.seq->load_state_dict(online.seq->state_dict());
   std::unique_ptr<nn::Optimizer> optim;
@@ -166,6 +173,37 @@ DqnBenchResult bench_dqn(Device& dev, const DqnBenchOptions& opt) {
       return argmax(cpu_net.seq->forward(x), 1).to_ivector()[0];
     });
   }
+  if (opt.gemm_shapes) {
+    // (what, M, N, K, trans_a, trans_b) as the engine issues them for batch 32 (conv via im2col).
+    const std::tuple<const char*, int, int, int, bool, bool> shapes[] = {
+        {"conv fwd (x2: online s, target s')", 16, kB * 64, 36, false, false},
+        {"fc1 fwd (x2)", kB, 128, 1024, false, true},
+        {"fc2 fwd (x2)", kB, kA, 128, false, true},
+        {"fc2 bwd dX", kB, 128, kA, false, false},
+        {"fc2 bwd dW", kA, 128, kB, true, false},
+        {"fc1 bwd dX", kB, 1024, 128, false, false},
+        {"fc1 bwd dW", 128, 1024, kB, true, false},
+        {"conv bwd dW", 16, 36, kB * 64, false, true},
+    };
+    HostRng g(7);
+    for (auto& [what, m, n, k, ta, tb] : shapes) {
+      auto rnd = [&](int rows, int cols) {
+        std::vector<float> v(size_t(rows) * cols);
+        for (auto& x : v) x = float(g.uniform() - 0.5);
+        return Tensor::from(v, {rows, cols}, dev);
+      };
+      Tensor a = ta ? rnd(k, m) : rnd(m, k);
+      Tensor b = tb ? rnd(n, k) : rnd(k, n);
+      std::vector<double> us;
+      for (int i = 0; i < 60; ++i) {
+        auto t0 = Clock::now();
+        Tensor c = matmul(a, b, {.trans_a = ta, .trans_b = tb});
+        dev.sync();
+        if (i >= 10) us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+      }
+      r.gemms.push_back({what, m, n, k, ta, tb, median(us)});
+    }
+  }
   return r;
 }
 
@@ -174,13 +212,19 @@ std::string format(const DqnBenchResult& r) {
   std::string reps;
   for (double v : r.updates_per_sec_reps) reps += (reps.empty() ? "" : ", ") + std::to_string(int(v + 0.5));
   std::snprintf(buf, sizeof buf,
-                "dqn on %s: update step batch 32 (MinAtar net, RMSprop): %.0f updates/s (reps %s; %.1f dispatches, "
+                "dqn on %s: update step batch 32 (MinAtar net, %s): %.0f updates/s (reps %s; %.1f dispatches, "
                 "%.3f submits per update)\n"
                 "action selection batch 1, median: host copy %.1f us, device %.1f us, CPU reference backend %.1f us; "
                 "host-copy refresh %.1f us\n",
-                r.device.c_str(), r.updates_per_sec, reps.c_str(), r.dispatches_per_update, r.submits_per_update,
+                r.device.c_str(), r.optimizer.c_str(), r.updates_per_sec, reps.c_str(), r.dispatches_per_update, r.submits_per_update,
                 r.act_host_us, r.act_device_us, r.act_cpu_backend_us, r.host_refresh_us);
-  return std::string(buf) + r.profile;
+  std::string out = buf;
+  for (auto& gm : r.gemms) {
+    std::snprintf(buf, sizeof buf, "  gemm %-36s M %4d N %4d K %4d %s%s: %8.1f us (incl. submit+wait)\n", gm.what.c_str(), gm.m,
+                  gm.n, gm.k, gm.ta ? "A^T" : "A", gm.tb ? " B^T" : " B", gm.us);
+    out += buf;
+  }
+  return out + r.profile;
 }
 
 }  // namespace vkwb::bench

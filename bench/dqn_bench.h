@@ -22,10 +22,19 @@ struct DqnBenchOptions {
   int reps = 3;               // repetitions; the median is reported
   int latency_calls = 2000;   // batch-1 action selections per latency measurement
   std::string optimizer = "rmsprop";   // rmsprop or adam
+  bool gemm_shapes = true;             // also time each GEMM shape of the update on its own
+};
+
+// One GEMM of the update step, timed alone (median over repeated calls, synced).
+struct GemmShapeTiming {
+  std::string what;          // which layer and pass it belongs to
+  int m = 0, n = 0, k = 0;
+  bool ta = false, tb = false;
+  double us = 0;
 };
 
 struct DqnBenchResult {
-  std::string device;
+  std::string device, optimizer;
   double updates_per_sec = 0;            // median over reps
   std::vector<double> updates_per_sec_reps;
   double dispatches_per_update = 0;
@@ -34,6 +43,7 @@ struct DqnBenchResult {
   double act_device_us = 0;              // median latency, forward + argmax + to_ivector on `dev`
   double act_cpu_backend_us = 0;         // median latency, the engine's CPU reference backend
   double host_refresh_us = 0;            // median cost of refreshing the host copy (sync + copy)
+  std::vector<GemmShapeTiming> gemms;    // the 11 GEMMs of one update (with gemm_shapes)
   std::string profile;                   // per-kernel table (VKWB_PROFILE=1), else ""
 };
 

@@ -1,0 +1,86 @@
+// Dqn: the learner. Online and target Q-networks, the optimizer, the replay buffer and the update
+// step (Mnih et al. 2015), with Double DQN, dueling heads, n-step returns and prioritized replay as
+// DqnConfig flags. The frame loop that drives it (act -> store -> train_step) is run_dqn in
+// agents/dqn_run.h; train_step reads top to bottom as sample -> target -> loss -> step -> sync.
+//
+// One device submission per update: train_step only records kernels. The host waits for the
+// device only to act greedily (the host copy of the online weights is refreshed lazily, right
+// before it is used), for prioritized replay's new priorities, and when statistics are read.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "agents/core/replay_buffer.h"
+#include "agents/dqn_config.h"
+#include "agents/q_network.h"
+#include "nets/data/host_rng.h"
+#include "nets/io/checkpoint_file.h"
+#include "nets/optim.h"
+
+namespace vkwb::agents {
+
+struct DqnStats {
+  double loss = 0.0;     // mean training loss over the window (NaN without updates)
+  double q_mean = 0.0;   // mean Q(s, a) of the sampled batches
+  int64_t updates = 0;   // updates in the window
+};
+
+class Dqn {
+ public:
+  Dqn(const DqnConfig& cfg, Device& dev, envs::ObsShape obs, int num_actions);
+
+  // Epsilon-greedy: uniformly random with probability epsilon (drawn from rng), else greedy.
+  int act(const uint8_t* obs, float epsilon, HostRng& rng);
+  int greedy_action(const uint8_t* obs);
+  // Q-values of one observation (through the same path as greedy_action).
+  std::vector<float> q_values(const uint8_t* obs);
+
+  void store(const uint8_t* obs, int action, float reward, const uint8_t* next_obs, bool terminated, bool truncated);
+  // One gradient update from a sampled batch; needs at least one stored transition.
+  void train_step();
+
+  int64_t updates() const { return updates_; }
+  int64_t replay_size() const;
+  // Training statistics since the last call (reads two device scalars: one sync).
+  DqnStats take_stats();
+
+  // Networks, optimizer, replay buffer, sampling RNG, counters and the statistics window.
+  void save(io::CheckpointData& ck) const;
+  void load(const io::CheckpointData& ck);
+
+  QNetwork& online() { return *online_; }
+  QNetwork& target() { return *target_; }
+  nn::Optimizer& optimizer() { return *opt_; }
+  const DqnConfig& config() const { return cfg_; }
+  Device& device() { return dev_; }
+
+ private:
+  void sync_target();
+  void refresh_actor();
+  Tensor upload_obs(const std::vector<uint8_t>& obs, int batch);
+
+  DqnConfig cfg_;
+  Device& dev_;
+  envs::ObsShape obs_shape_;
+  int num_actions_;
+  std::shared_ptr<QNetwork> online_, target_;
+  std::unique_ptr<nn::Optimizer> opt_;
+  std::unique_ptr<rl::ReplayBuffer> replay_;             // uniform replay ...
+  std::unique_ptr<rl::PrioritizedReplayBuffer> per_;     // ... or prioritized
+  rl::ReplayBatch batch_;
+  HostRng replay_rng_;
+  int64_t updates_ = 0;
+
+  // Greedy acting: a host copy of the online weights (actor = host), refreshed every
+  // actor_sync_every updates; with 1 it is refreshed lazily, so random actions never wait.
+  HostQNet actor_;
+  bool actor_stale_ = true;
+  std::vector<float> obs_f_;
+
+  // Statistics accumulated on the device so that updates do not sync.
+  Tensor loss_sum_, q_sum_;
+  int64_t stat_updates_ = 0;
+};
+
+}  // namespace vkwb::agents

@@ -1,0 +1,366 @@
+// DQN: config plumbing, the host actor against the device network, learning on Catch and a
+// GridWorld, exact resume, corrupt checkpoints, and every algorithm variant's update step.
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+
+#include "agents/dqn.h"
+#include "agents/dqn_run.h"
+#include "agents/play.h"
+#include "engine/autograd.h"
+#include "envs/grid_world.h"
+#include "envs/grid_world_planning.h"
+#include "nets/io/checkpoint_file.h"
+#include "support/op_check.h"
+
+using namespace vkwb;
+using namespace vkwb::agents;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A scratch directory per test, removed afterwards.
+struct TempDir {
+  fs::path path;
+  explicit TempDir(const std::string& name) {
+    path = fs::temp_directory_path() / ("vkwb_dqn_" + std::to_string(getpid()) + "_" + name);
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string run(const std::string& name) const { return (path / name).string(); }
+};
+
+DqnConfig tiny(const std::string& env = "catch") {
+  DqnConfig c = dqn_preset("small");
+  c.env = env;
+  c.seed = 3;
+  c.hidden = 32;
+  c.frames = 600;
+  c.learning_starts = 200;
+  c.eps_frames = 300;
+  c.target_every = 50;
+  c.eval_every = 0;
+  c.log_every = 100;
+  c.checkpoint_every = 0;
+  c.gif_frames = 0;
+  return c;
+}
+
+std::vector<nlohmann::json> read_jsonl(const std::string& path, bool drop_timing) {
+  std::vector<nlohmann::json> rows;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    if (drop_timing) j.erase("fps");
+    rows.push_back(j);
+  }
+  return rows;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(config)
+
+BOOST_AUTO_TEST_CASE(minatar_preset_has_the_paper_values) {
+  const DqnConfig c = dqn_preset("minatar");
+  BOOST_TEST(c.optimizer == "rmsprop");
+  BOOST_TEST(c.lr == 2.5e-4f);
+  BOOST_TEST(c.rms_alpha == 0.95f);
+  BOOST_TEST(c.rms_centered);
+  BOOST_TEST(c.optim_eps == 0.01f);
+  BOOST_TEST(c.gamma == 0.99f);
+  BOOST_TEST(c.replay_capacity == 100000);
+  BOOST_TEST(c.batch_size == 32);
+  BOOST_TEST(c.train_every == 1);
+  BOOST_TEST(c.learning_starts == 5000);
+  BOOST_TEST(c.eps_start == 1.0f);
+  BOOST_TEST(c.eps_end == 0.1f);
+  BOOST_TEST(c.eps_frames == 100000);
+  BOOST_TEST(c.target_every == 1000);
+  BOOST_TEST(default_preset("minatar-freeway") == "minatar");
+  BOOST_TEST(default_preset("catch") == "small");
+  BOOST_CHECK_THROW(dqn_preset("atari"), Error);
+}
+
+BOOST_AUTO_TEST_CASE(json_round_trip_and_strict_parsing) {
+  DqnConfig c = dqn_preset("small");
+  set_field(c, "lr", "3e-3");
+  set_field(c, "double_q", "true");
+  set_field(c, "frames", "2e5");
+  BOOST_TEST(c.lr == 3e-3f);
+  BOOST_TEST(c.double_q);
+  BOOST_TEST(c.frames == 200000);
+  const DqnConfig back = config_from_json(to_json(c));
+  BOOST_TEST(to_json(back) == to_json(c));
+  BOOST_CHECK_THROW(set_field(c, "lr", "fast"), Error);
+  BOOST_CHECK_THROW(set_field(c, "n_step", "1.5"), Error);
+  BOOST_CHECK_THROW(set_field(c, "no_such_field", "1"), Error);
+  BOOST_CHECK_THROW(config_from_json({{"bogus", 1}}), Error);
+  BOOST_CHECK_THROW(config_from_json({{"lr", "high"}}), Error);
+  c.n_step = 0;
+  BOOST_CHECK_THROW(validate(c), Error);
+  BOOST_TEST(describe(dqn_preset("minatar")).find("lr = 0.00025") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(epsilon_schedule) {
+  DqnConfig c = dqn_preset("minatar");
+  BOOST_TEST(epsilon_at(c, 0) == 1.f);
+  BOOST_TEST(epsilon_at(c, 4999) == 1.f);
+  BOOST_TEST(epsilon_at(c, 5000) == 1.f);
+  BOOST_TEST(std::abs(epsilon_at(c, 55000) - 0.55f) < 1e-6);
+  BOOST_TEST(epsilon_at(c, 105000) == 0.1f);
+  BOOST_TEST(epsilon_at(c, 10000000) == 0.1f);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(network)
+
+// The host actor must compute what the device network computes, for every architecture.
+BOOST_AUTO_TEST_CASE(host_actor_matches_the_device_network) {
+  Device& dev = test::gpu();
+  struct Case { envs::ObsShape obs; std::string kind; bool dueling; };
+  const Case cases[] = {{{4, 10, 10}, "conv", false}, {{4, 10, 10}, "conv", true}, {{2, 4, 7}, "conv", false},
+                        {{3, 5, 6}, "mlp", false},     {{3, 5, 6}, "mlp", true}};
+  for (const auto& c : cases) {
+    nn::ModuleContext ctx(dev, 11);
+    QNetwork net(ctx, {.obs = c.obs, .num_actions = 5, .kind = c.kind, .hidden = 24, .dueling = c.dueling});
+    HostQNet host = net.make_host();
+    net.copy_weights(host);
+    HostRng rng(5);
+    for (int trial = 0; trial < 4; ++trial) {
+      std::vector<float> x(c.obs.size());
+      for (auto& v : x) v = rng.uniform() < 0.3 ? 1.f : 0.f;
+      std::vector<float> want;
+      {
+        NoGradGuard ng;
+        want = net.forward(Tensor::from(x, {1, c.obs.c, c.obs.h, c.obs.w}, dev)).to_vector();
+      }
+      std::vector<float> got(5);
+      host.forward(x.data(), got.data());
+      for (int a = 0; a < 5; ++a)
+        BOOST_TEST(std::abs(got[size_t(a)] - want[size_t(a)]) < 1e-4 + 1e-4 * std::abs(want[size_t(a)]),
+                   c.kind << (c.dueling ? " dueling" : "") << " action " << a << ": host " << got[size_t(a)] << " device "
+                          << want[size_t(a)]);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(variants)
+
+// Each option trains for a few hundred frames with a finite loss that actually changes the weights.
+BOOST_AUTO_TEST_CASE(every_variant_runs_with_a_finite_loss) {
+  Device& dev = test::gpu();
+  struct Variant { const char* name; std::function<void(DqnConfig&)> set; };
+  const Variant variants[] = {
+      {"double", [](DqnConfig& c) { c.double_q = true; }},
+      {"dueling", [](DqnConfig& c) { c.dueling = true; }},
+      {"n-step 3", [](DqnConfig& c) { c.n_step = 3; }},
+      {"prioritized", [](DqnConfig& c) { c.prioritized = true; }},
+      {"prioritized mse", [](DqnConfig& c) { c.prioritized = true, c.loss = "mse"; }},
+      {"rmsprop centered, clipped", [](DqnConfig& c) { c.optimizer = "rmsprop", c.lr = 2.5e-4f, c.optim_eps = 0.01f, c.grad_clip = 1.f; }},
+      {"soft target", [](DqnConfig& c) { c.tau = 0.05f, c.target_every = 1; }},
+      {"device actor", [](DqnConfig& c) { c.actor = "device"; }},
+      {"conv net", [](DqnConfig& c) { c.network = "conv", c.hidden = 16; }},
+      {"all together", [](DqnConfig& c) { c.double_q = c.dueling = c.prioritized = true, c.n_step = 3, c.actor_sync_every = 4; }},
+  };
+  for (const auto& v : variants) {
+    DqnConfig c = tiny();
+    c.learning_starts = 64;
+    v.set(c);
+    auto env = envs::make_env(c.env);
+    Dqn agent(c, dev, env->observation_shape(), env->num_actions());
+    const std::vector<float> before = agent.online().parameters()[0]->to_vector();
+    HostRng rng(1);
+    env->reset(1);
+    std::vector<uint8_t> obs(env->observation(), env->observation() + env->observation_shape().size());
+    uint64_t episode = 0;
+    for (int frame = 1; frame <= 200; ++frame) {
+      const int a = agent.act(obs.data(), frame < 64 ? 1.f : 0.2f, rng);
+      const auto r = env->step(a);
+      agent.store(obs.data(), a, r.reward, env->observation(), r.terminated, r.truncated);
+      if (r.done()) env->reset(++episode + 1);
+      obs.assign(env->observation(), env->observation() + obs.size());
+      if (frame >= c.learning_starts) agent.train_step();
+    }
+    const DqnStats s = agent.take_stats();
+    BOOST_TEST(s.updates == 137, v.name);
+    BOOST_TEST(std::isfinite(s.loss), v.name << ": loss " << s.loss);
+    BOOST_TEST(std::isfinite(s.q_mean), v.name << ": mean Q " << s.q_mean);
+    BOOST_TEST(agent.online().parameters()[0]->to_vector() != before, v.name << ": weights did not change");
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(learning)
+
+BOOST_AUTO_TEST_CASE(solves_catch) {
+  TempDir tmp("catch");
+  DqnConfig c = dqn_preset("small");
+  c.env = "catch";
+  c.seed = 1;   // plain DQN (no n-step): PyTorch with the same settings needs 5-6k frames too
+  c.frames = 6000;
+  c.eval_every = 6000;
+  c.eval_episodes = 30;
+  c.gif_frames = 20;
+  const DqnRunResult r = run_dqn(c, test::gpu(), {.out = tmp.run("catch"), .verbose = false});
+  BOOST_REQUIRE(!r.evals.empty());
+  BOOST_TEST(r.evals.back().stats.mean >= 0.9, "evaluation mean return " << r.evals.back().stats.mean);
+  BOOST_TEST(fs::file_size(r.evals.back().gif) > 0);
+  BOOST_TEST(fs::exists(tmp.run("catch") + "/config.json"));
+  BOOST_TEST(read_jsonl(tmp.run("catch") + "/metrics.jsonl", false).size() == 12);
+
+  // play: the trained greedy policy also catches, the random one mostly does not
+  PlayOptions po;
+  po.policy = "greedy";
+  po.checkpoint = tmp.run("catch");
+  po.episodes = 50;
+  po.gif = tmp.run("play.gif");
+  const PlayResult greedy = play(test::gpu(), po);
+  BOOST_TEST(greedy.env == "catch");
+  BOOST_TEST(greedy.ret.mean >= 0.9);
+  BOOST_TEST(fs::exists(po.gif));
+  const PlayResult random = play(test::gpu(), {.env = "catch", .policy = "random", .episodes = 50});
+  BOOST_TEST(random.ret.mean < 0.5);
+  BOOST_TEST(random.length.mean == 9.0);
+}
+
+BOOST_AUTO_TEST_CASE(finds_the_optimal_path_in_a_grid_world) {
+  TempDir tmp("grid");
+  DqnConfig c = dqn_preset("small");
+  c.env = "gridworld:empty5";
+  c.seed = 1;
+  c.n_step = 3;   // plain 1-step DQN finds the goal too, but needs ~4k frames here
+  c.frames = 2500;
+  c.eps_frames = 1500;
+  c.eval_every = 0;
+  const DqnRunResult r = run_dqn(c, test::gpu(), {.out = tmp.run("grid"), .verbose = false});
+  BOOST_TEST(r.frames == 2500);
+
+  auto env = envs::make_env(c.env, env_options(c, false));
+  auto& grid = dynamic_cast<envs::GridWorld&>(*env);
+  const double optimum = envs::value_iteration(grid, c.gamma).start_value;
+  const PlayResult p = play(test::gpu(), {.policy = "greedy", .checkpoint = r.checkpoint, .episodes = 1});
+  double discounted = 0, scale = 1;
+  // The greedy episode is deterministic (no slip): rebuild its discounted return from its length.
+  const int64_t steps = p.lengths[0];
+  for (int64_t t = 0; t < steps; ++t, scale *= c.gamma) discounted += scale * (t + 1 == steps ? 1.0 : grid.options().step_reward);
+  BOOST_TEST(p.returns[0] > 0.9, "greedy return " << p.returns[0] << " in " << steps << " steps");
+  BOOST_TEST(std::abs(discounted - optimum) < 1e-6, "greedy discounted return " << discounted << ", optimum " << optimum);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(checkpoints)
+
+// Train N frames in one go, and N/2 + resume + N/2: weights, optimizer, replay and metrics must match.
+void check_resume(const std::string& name, DqnConfig c) {
+  TempDir tmp(name);
+  Device& dev = test::gpu();
+  const int64_t n = c.frames;
+  const DqnRunResult full = run_dqn(c, dev, {.out = tmp.run("full"), .verbose = false});
+  DqnConfig half = c;
+  half.frames = n / 2;
+  const DqnRunResult first = run_dqn(half, dev, {.out = tmp.run("split"), .verbose = false});
+  BOOST_TEST(first.frames == n / 2);
+  DqnConfig resumed_cfg = load_run_config(tmp.run("split"));
+  resumed_cfg.frames = n;
+  const DqnRunResult second = run_dqn(resumed_cfg, dev, {.out = tmp.run("split"), .resume = true, .verbose = false});
+  BOOST_TEST(second.start_frame == n / 2);
+  BOOST_TEST(second.frames == n);
+  BOOST_TEST(second.updates == full.updates);
+  BOOST_TEST(second.episodes == full.episodes);
+
+  const io::CheckpointData a = io::read_checkpoint(full.checkpoint);
+  const io::CheckpointData b = io::read_checkpoint(second.checkpoint);
+  BOOST_TEST(a.blobs.size() == b.blobs.size());
+  for (const auto& [key, blob] : a.blobs) {
+    auto it = b.blobs.find(key);
+    BOOST_REQUIRE_MESSAGE(it != b.blobs.end(), key);
+    BOOST_TEST((blob.bytes == it->second.bytes), name << ": " << key << " differs after resume");
+  }
+  BOOST_TEST(a.meta["loop"] == b.meta["loop"]);
+  for (const char* file : {"/metrics.jsonl", "/episodes/metrics.jsonl"}) {
+    const auto ra = read_jsonl(tmp.run("full") + file, true), rb = read_jsonl(tmp.run("split") + file, true);
+    BOOST_TEST(ra.size() == rb.size(), file);
+    for (size_t i = 0; i < std::min(ra.size(), rb.size()); ++i) BOOST_TEST(ra[i] == rb[i], file << " row " << i);
+  }
+  BOOST_TEST(fs::exists(tmp.run("split") + "/samples"));
+}
+
+BOOST_AUTO_TEST_CASE(resume_continues_exactly) {
+  DqnConfig c = tiny();
+  c.frames = 800;
+  c.eval_every = 200;
+  c.eval_episodes = 3;
+  c.checkpoint_every = 300;   // not aligned with the half: the split run also ends mid-window
+  check_resume("resume_plain", c);
+}
+
+BOOST_AUTO_TEST_CASE(resume_continues_exactly_with_every_option) {
+  DqnConfig c = tiny();
+  c.frames = 600;
+  c.double_q = c.dueling = c.prioritized = true;
+  c.n_step = 3;
+  c.actor_sync_every = 7;
+  c.tau = 0.5f;
+  c.log_every = 70;
+  check_resume("resume_all", c);
+}
+
+BOOST_AUTO_TEST_CASE(corrupt_checkpoint_gives_a_clear_error_and_loses_nothing) {
+  TempDir tmp("corrupt");
+  DqnConfig c = tiny();
+  c.frames = 300;
+  const DqnRunResult r = run_dqn(c, test::gpu(), {.out = tmp.run("run"), .verbose = false});
+  const std::string metrics_before = slurp(tmp.run("run") + "/metrics.csv");
+  std::string bytes = slurp(r.checkpoint);
+  bytes[bytes.size() / 2] ^= 0x5a;
+  {
+    std::ofstream out(r.checkpoint, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), std::streamsize(bytes.size()));
+  }
+  DqnConfig more = c;
+  more.frames = 600;
+  try {
+    run_dqn(more, test::gpu(), {.out = tmp.run("run"), .resume = true, .verbose = false});
+    BOOST_FAIL("resume from a corrupt checkpoint did not throw");
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    BOOST_TEST(msg.find("cannot resume from") != std::string::npos, msg);
+    BOOST_TEST(msg.find(r.checkpoint) != std::string::npos, msg);
+    BOOST_TEST(msg.find('\n') == std::string::npos, msg);
+  }
+  BOOST_TEST(slurp(r.checkpoint) == bytes);   // left in place
+  BOOST_TEST(slurp(tmp.run("run") + "/metrics.csv") == metrics_before);
+  BOOST_TEST(to_json(load_run_config(tmp.run("run"))) == to_json(c));
+
+  // A changed hyper-parameter on resume is refused, an unknown env fails before creating anything.
+  DqnConfig other = c;
+  other.lr = 0.5f;
+  BOOST_CHECK_THROW(run_dqn(other, test::gpu(), {.out = tmp.run("run"), .resume = true, .verbose = false}), Error);
+  DqnConfig bad = c;
+  bad.env = "pong";
+  BOOST_CHECK_THROW(run_dqn(bad, test::gpu(), {.out = tmp.run("never"), .verbose = false}), Error);
+  BOOST_TEST(!fs::exists(tmp.run("never")));
+  BOOST_CHECK_THROW(run_dqn(c, test::gpu(), {.out = tmp.run("run"), .verbose = false}), Error);   // exists already
+}
+
+BOOST_AUTO_TEST_SUITE_END()
