@@ -11,6 +11,8 @@
 
 #include "engine/error.h"
 
+#include "nets/data/dataset.h"
+
 namespace vkwb::test {
 
 // A fresh directory under $TMPDIR (or /tmp) for one test, removed with everything in it afterwards.
@@ -71,5 +73,20 @@ std::string error_message(F&& f) {
 }
 
 inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+// Sample i has every pixel = i + 0.001 * k (k = position), label i % 10.
+inline data::Dataset counting_dataset(int n, int c = 1, int h = 2, int w = 3) {
+  data::Dataset ds;
+  ds.n = n;
+  ds.c = c;
+  ds.h = h;
+  ds.w = w;
+  ds.num_classes = 10;
+  ds.images.resize(static_cast<size_t>(n) * c * h * w);
+  for (int i = 0; i < n; ++i)
+    for (size_t k = 0; k < ds.sample_size(); ++k) ds.image(i)[k] = static_cast<float>(i) + 0.001f * static_cast<float>(k);
+  for (int i = 0; i < n; ++i) ds.labels.push_back(i % 10);
+  return ds;
+}
 
 }  // namespace vkwb::test

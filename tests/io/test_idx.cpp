@@ -227,21 +227,7 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(dataset)
 
-namespace {
-Dataset counting_dataset(int n, int c, int h, int w) {
-  Dataset ds;
-  ds.n = n;
-  ds.c = c;
-  ds.h = h;
-  ds.w = w;
-  ds.num_classes = 10;
-  ds.images.resize(static_cast<size_t>(n) * c * h * w);
-  for (int i = 0; i < n; ++i)
-    for (size_t k = 0; k < ds.sample_size(); ++k) ds.image(i)[k] = static_cast<float>(i) + 0.001f * static_cast<float>(k);
-  for (int i = 0; i < n; ++i) ds.labels.push_back(i % 10);
-  return ds;
-}
-}  // namespace
+using test::counting_dataset;
 
 BOOST_AUTO_TEST_CASE(mean_std_and_normalize) {
   Dataset ds;
