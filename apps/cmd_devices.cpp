@@ -19,6 +19,7 @@ static nlohmann::json to_json(const DeviceInfo& d) {
           {"max_workgroup_size", {d.max_workgroup_size[0], d.max_workgroup_size[1], d.max_workgroup_size[2]}},
           {"max_workgroup_count", {d.max_workgroup_count[0], d.max_workgroup_count[1], d.max_workgroup_count[2]}},
           {"max_push_constants", d.max_push_constants}, {"min_storage_buffer_offset_alignment", d.min_storage_buffer_offset_alignment},
+          {"max_texel_buffer_elements", d.max_texel_buffer_elements}, {"texel_buffers", d.texel_buffers},
           {"subgroup_size", d.subgroup_size}, {"fp16", d.fp16}, {"int8", d.int8}, {"fp64", d.fp64},
           {"timestamps", d.timestamps}, {"push_descriptor", d.push_descriptor}, {"unified_memory", d.unified_memory},
           {"heaps", heaps}};
@@ -50,6 +51,8 @@ static void register_devices(CLI::App& app) {
       std::printf("   workgroup: %u invocations, size %u x %u x %u, count %u x %u x %u; subgroup %u\n", d.max_workgroup_invocations,
                   d.max_workgroup_size[0], d.max_workgroup_size[1], d.max_workgroup_size[2], d.max_workgroup_count[0],
                   d.max_workgroup_count[1], d.max_workgroup_count[2], d.subgroup_size);
+      std::printf("   maxTexelBufferElements %u, float texel buffers %s\n", d.max_texel_buffer_elements,
+                  d.texel_buffers ? "yes" : "no");
       std::printf("   fp16 %s, int8 %s, fp64 %s, timestamps %s, push descriptors %s, unified memory %s\n", d.fp16 ? "yes" : "no",
                   d.int8 ? "yes" : "no", d.fp64 ? "yes" : "no", d.timestamps ? "yes" : "no", d.push_descriptor ? "yes" : "no",
                   d.unified_memory ? "yes" : "no");

@@ -1,11 +1,13 @@
 // KernelCache: ShaderId + specialization constants -> compute pipeline, created lazily and cached.
-// All pipelines share one push-descriptor set layout (8 storage buffers) and one 128-byte push
-// constant range, so a kernel call is: bind pipeline, push descriptors, push constants, dispatch.
+// Pipelines share push-descriptor set layouts of 8 bindings, each a storage buffer or (bit i of
+// `texel_mask`) a uniform texel buffer, and one 128-byte push constant range, so a kernel call is:
+// bind pipeline, push descriptors, push constants, dispatch.
 #pragma once
 #include <vulkan/vulkan.h>
 
 #include <cstdint>
 #include <map>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -32,15 +34,16 @@ class KernelCache {
   KernelCache& operator=(const KernelCache&) = delete;
 
   // spec[i] is specialization constant id i.
-  const Kernel& get(ShaderId id, const std::vector<int32_t>& spec);
+  const Kernel& get(ShaderId id, const std::vector<int32_t>& spec, uint32_t texel_mask = 0);
   size_t size() const { return pipelines_.size(); }
 
  private:
   Device& dev_;
-  VkDescriptorSetLayout set_layout_ = VK_NULL_HANDLE;
-  VkPipelineLayout layout_ = VK_NULL_HANDLE;
+  struct Layout { VkDescriptorSetLayout set = VK_NULL_HANDLE; VkPipelineLayout pipeline = VK_NULL_HANDLE; };
+  VkPipelineLayout layout(uint32_t texel_mask);
+  std::map<uint32_t, Layout> layouts_;   // texel_mask -> layouts
   std::vector<VkShaderModule> modules_;
-  std::map<std::pair<ShaderId, std::vector<int32_t>>, Kernel> pipelines_;
+  std::map<std::tuple<ShaderId, uint32_t, std::vector<int32_t>>, Kernel> pipelines_;
 };
 
 }  // namespace vkwb

@@ -62,6 +62,8 @@ Allocator::~Allocator() {
 }
 
 void Allocator::destroy_block(Block& b) {
+  if (b.view1) vkDestroyBufferView(dev_.vk(), b.view1, nullptr);
+  if (b.view4) vkDestroyBufferView(dev_.vk(), b.view4, nullptr);
   if (b.buffer) vkDestroyBuffer(dev_.vk(), b.buffer, nullptr);
   if (b.memory) vkFreeMemory(dev_.vk(), b.memory, nullptr);
   b = Block{};
@@ -75,6 +77,7 @@ bool Allocator::new_block(VkDeviceSize min_size) {
   bi.size = size;
   bi.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
              VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+  if (info.texel_buffers) bi.usage |= VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT;
   bi.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
   Block b;
   b.size = size;
@@ -197,6 +200,25 @@ void Allocator::release_cached() {
     stats_.blocks--;
     destroy_block(b);
   }
+}
+
+VkDeviceSize Allocator::texel_elements(uint32_t block, int comps) const {
+  VkDeviceSize n = blocks_.at(block).size / (4 * VkDeviceSize(comps));
+  return std::min<VkDeviceSize>(n, dev_.info().max_texel_buffer_elements);
+}
+
+VkBufferView Allocator::texel_view(uint32_t block, int comps) {
+  if (cpu_ || !dev_.info().texel_buffers) throw Error("internal: texel buffers are not available on " + dev_.name());
+  Block& b = blocks_.at(block);
+  VkBufferView& v = comps == 4 ? b.view4 : b.view1;
+  if (v) return v;
+  VkBufferViewCreateInfo vi{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
+  vi.buffer = b.buffer;
+  vi.format = comps == 4 ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_R32_SFLOAT;
+  vi.offset = 0;
+  vi.range = texel_elements(block, comps) * 4 * VkDeviceSize(comps);
+  vk_check(vkCreateBufferView(dev_.vk(), &vi, nullptr, &v), "vkCreateBufferView");
+  return v;
 }
 
 Allocator::Staging& Allocator::staging(VkDeviceSize bytes) {

@@ -46,6 +46,12 @@ class Allocator {
   struct Staging { VkBuffer buffer; void* mapped; VkDeviceSize size; };
   Staging& staging(VkDeviceSize bytes);
 
+  // A uniform texel buffer view over a whole block (R32_SFLOAT when comps == 1, R32G32B32A32_SFLOAT
+  // when comps == 4), created on first use and kept with the block. Kernels index it with the
+  // allocation's element offset (texel_elements() tells how far the view reaches).
+  VkBufferView texel_view(uint32_t block, int comps);
+  VkDeviceSize texel_elements(uint32_t block, int comps) const;
+
  private:
   struct Block {
     VkDeviceMemory memory = VK_NULL_HANDLE;
@@ -53,6 +59,7 @@ class Allocator {
     void* mapped = nullptr;
     VkDeviceSize size = 0, bump = 0;
     uint64_t live = 0;        // chunks handed out and not yet freed
+    VkBufferView view1 = VK_NULL_HANDLE, view4 = VK_NULL_HANDLE;   // texel views (see texel_view)
   };
   bool new_block(VkDeviceSize min_size);
   void destroy_block(Block& b);

@@ -89,8 +89,9 @@ Tensor one_hot(const Tensor& labels, int num_classes);               // labels i
 struct GemmOptions { bool trans_a = false, trans_b = false; float alpha = 1.f; };
 Tensor matmul(const Tensor& a, const Tensor& b, const GemmOptions& o = {});  // [M,K]x[K,N], or batched [B,M,K]x[B,K,N]
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor());   // x [N, in], w [out, in]
-// Which GEMM kernel the device uses: "register" (CPU devices) or "tiled" (GPUs); overridable by
-// VKWB_GEMM=register|tiled for testing both everywhere.
+// Which GEMM kernel the device uses: "texel" (CPU devices with float texel buffers: operands read
+// through texel fetches), "register" (other CPU devices) or "tiled" (GPUs: shared-memory tiles);
+// overridable by VKWB_GEMM=texel|register|tiled for testing each everywhere it can run.
 const char* gemm_variant(const Device& dev);
 
 // --- convolution and pooling (ops/conv.cpp, ops/pool.cpp) ----------------------------------------

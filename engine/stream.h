@@ -17,9 +17,11 @@ namespace vkwb {
 
 class Device;
 
+// One binding: a storage buffer range, or (view != null) a uniform texel buffer view.
 struct BufferArg {
   VkBuffer buffer;
   VkDeviceSize offset, range;
+  VkBufferView view = VK_NULL_HANDLE;
 };
 
 struct KernelTiming { uint64_t dispatches = 0; double total_ms = 0; };

@@ -3,6 +3,7 @@
 #include "engine/ops/gemm.h"
 
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 
 #include "engine/autograd.h"
@@ -17,7 +18,9 @@ const char* gemm_variant(const Device& dev) {
   const char* env = std::getenv("VKWB_GEMM");
   if (env && std::strcmp(env, "tiled") == 0) return "tiled";
   if (env && std::strcmp(env, "register") == 0) return "register";
-  return dev.info().type == "cpu" ? "register" : "tiled";
+  if (env && std::strcmp(env, "texel") == 0 && dev.info().texel_buffers) return "texel";
+  if (dev.info().type != "cpu") return "tiled";
+  return dev.info().texel_buffers ? "texel" : "register";
 }
 
 namespace detail {
@@ -38,7 +41,27 @@ void gemm_into(const GemmCall& g, const Tensor& A, const Tensor& B, Tensor& C, c
   if (uint32_t(g.batch) > dev.info().max_workgroup_count[2]) throw Error("gemm: batch too large for one dispatch");
   const Tensor& bb = bias ? *bias : C;   // unused binding aliases C
   std::vector<int32_t> spec;
-  if (std::strcmp(gemm_variant(dev), "tiled") == 0) {
+  const char* variant = gemm_variant(dev);
+  if (std::strcmp(variant, "texel") == 0 && texel_ok(A, 1) && texel_ok(B, 1)) {
+    // Four floats per fetch where the operand's rows (and batch strides) are whole texels.
+    int va = texel_ok(A, 4) && g.lda % 4 == 0 && g.sa % 4 == 0 ? 4 : 1;
+    int vb = texel_ok(B, 4) && g.ldb % 4 == 0 && g.sb % 4 == 0 ? 4 : 1;
+    // Register tile: big where M and N allow (fewer fetches per FMA), small where they don't
+    // (no wasted rows), and enough tiles to give every SIMD lane of every core work.
+    int tm = g.M >= 64 ? 16 : g.M > 4 ? 8 : 4, tn = g.N > 4 ? 8 : 4;
+    auto ntiles = [&] { return ((g.M + tm - 1) / tm) * ((g.N + tn - 1) / tn) * int64_t(g.batch); };
+    while (tm > 4 && ntiles() < 512) tm /= 2;
+    if (const char* e = std::getenv("VKWB_GEMM_TILE")) {   // tuning knob: TMxTN, multiples of 4 up to 32
+      if (std::sscanf(e, "%dx%d", &tm, &tn) != 2 || tm < 4 || tn < 4 || tm > 32 || tn > 32 || tm % 4 || tn % 4)
+        throw Error(std::string("VKWB_GEMM_TILE=") + e + ": expected TMxTN with multiples of 4 up to 32, e.g. 16x8");
+    }
+    GemmTexelP tp{p, texel_index(A, va), 0, texel_index(B, vb), 0};
+    tp.limA = tp.offA + i32((std::max<int64_t>(A.numel(), 1) + va - 1) / va) - 1;
+    tp.limB = tp.offB + i32((std::max<int64_t>(B.numel(), 1) + vb - 1) / vb) - 1;
+    int64_t tiles = ntiles();
+    spec = {i32(local_1d(dev)), tm, g.ta, g.tb, g.bias_mode, use_beta, va, vb, tn};
+    launch(dev, ShaderId::gemm_texel, spec, tp, {texel(A, va), texel(B, vb), C, bb}, groups_1d(dev, tiles));
+  } else if (std::strcmp(variant, "tiled") == 0) {
     spec = {16, 16, g.ta, g.tb, g.bias_mode, use_beta};
     launch(dev, ShaderId::gemm_tiled, spec, p, {A, B, C, bb}, uint32_t((g.N + 63) / 64), uint32_t((g.M + 63) / 64),
            uint32_t(g.batch));

@@ -31,22 +31,45 @@ void check_same_device(const Tensor& a, const Tensor& b, const char* op) {
     throw Error(std::string(op) + ": tensors on different devices (" + a.device().name() + ", " + b.device().name() + ")");
 }
 
+static VkDeviceSize byte_offset(const Tensor& t) { return t.impl()->storage->alloc.offset + t.impl()->offset; }
+
+bool texel_ok(const Tensor& t, int comps) {
+  Device& dev = t.device();
+  if (dev.is_cpu() || !dev.info().texel_buffers) return false;
+  VkDeviceSize off = byte_offset(t), tb = 4 * VkDeviceSize(comps);
+  if (off % tb != 0) return false;
+  auto block = t.impl()->storage->alloc.block;
+  return (off + std::max<VkDeviceSize>(t.nbytes(), 4) + tb - 1) / tb <= dev.allocator().texel_elements(block, comps);
+}
+
+int32_t texel_index(const Tensor& t, int comps) {
+  if (!texel_ok(t, comps)) throw Error("internal: tensor " + t.shape().str() + " cannot be bound as a texel buffer");
+  return int32_t(byte_offset(t) / (4 * VkDeviceSize(comps)));
+}
+
 void launch_raw(Device& dev, ShaderId id, const std::vector<int32_t>& spec, const void* push, uint32_t push_size,
-                std::initializer_list<Tensor> bufs, uint32_t gx, uint32_t gy, uint32_t gz) {
+                std::initializer_list<KernelArg> bufs, uint32_t gx, uint32_t gy, uint32_t gz) {
   if (bufs.size() > kMaxBindings) throw Error("internal: too many bindings");
   const auto& info = dev.info();
   BufferArg args[kMaxBindings];
   std::vector<Tensor> keep;   // aligned copies, alive until recorded (frees are deferred)
-  uint32_t i = 0;
-  for (const Tensor& t : bufs) {
+  uint32_t i = 0, texel_mask = 0;
+  for (const KernelArg& arg : bufs) {
+    const Tensor& t = *arg.tensor;
     if (&t.device() != &dev) throw Error(std::string(shader_blob(id).name) + ": tensor on another device");
     const TensorImpl* impl = t.impl();
-    VkDeviceSize off = impl->storage->alloc.offset + impl->offset;
+    VkBuffer buffer = impl->storage->alloc.buffer;
+    if (arg.texel) {
+      texel_index(t, arg.texel);   // validates
+      args[i] = {buffer, 0, VK_WHOLE_SIZE, dev.allocator().texel_view(impl->storage->alloc.block, arg.texel)};
+      texel_mask |= 1u << i++;
+      continue;
+    }
+    VkDeviceSize off = byte_offset(t);
     VkDeviceSize range = std::max<VkDeviceSize>(t.nbytes(), 4);
     if (range > info.max_storage_buffer_range)
       throw Error(std::string(shader_blob(id).name) + ": tensor of " + std::to_string(range >> 20) +
                   " MiB exceeds maxStorageBufferRange (" + std::to_string(info.max_storage_buffer_range >> 20) + " MiB)");
-    VkBuffer buffer = impl->storage->alloc.buffer;
     if (off % std::max<uint32_t>(1, info.min_storage_buffer_offset_alignment) != 0) {
       // A view at an unaligned offset (e.g. a row slice): bind an aligned copy. Views are only
       // ever read by kernels; outputs are always fresh, aligned allocations.
@@ -58,7 +81,7 @@ void launch_raw(Device& dev, ShaderId id, const std::vector<int32_t>& spec, cons
     }
     args[i++] = {buffer, off, range};
   }
-  const Kernel& k = dev.kernels().get(id, spec);
+  const Kernel& k = dev.kernels().get(id, spec, texel_mask);
   dev.stream().dispatch(k.pipeline, k.layout, args, i, push, push_size, gx, gy, gz, k.name);
 }
 

@@ -14,6 +14,7 @@ struct FillP { uint32_t n, bits; };
 struct ConvertP { uint32_t n; };
 struct PhiloxP { uint32_t n, seed_lo, seed_hi; float a, b; };
 struct GemmP { int32_t M, N, K, lda, ldb, ldc, sa, sb, sc; float alpha, beta; int32_t batch; };
+struct GemmTexelP { GemmP g; int32_t offA, limA, offB, limB; };   // texel indices (gemm_texel.comp)
 struct Im2colP { int32_t C, H, W, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, n0, nb; };
 struct PoolP { int32_t planes, H, W, OH, OW, KH, KW, sh, sw, ph, pw, count_pad; };
 struct IndexP { uint32_t outer, R, J, inner; };

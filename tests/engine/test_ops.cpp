@@ -75,9 +75,12 @@ BOOST_AUTO_TEST_CASE(softmax_family) {
 
 BOOST_AUTO_TEST_CASE(gemm_shapes) {
   struct Case { int M, N, K; };
-  for (const char* variant : {"register", "tiled"}) {
+  // texel: odd sizes hit the one-float views and the K % 4 tail, multiples of 4 the four-float
+  // views along k, m and n; 257 x 260 and 260 x 257 are big enough for the 16-row tile.
+  for (const char* variant : {"texel", "register", "tiled"}) {
     setenv("VKWB_GEMM", variant, 1);
-    for (auto c : {Case{1, 1, 1}, Case{7, 13, 5}, Case{13, 7, 127}, Case{127, 129, 33}, Case{65, 257, 64}, Case{3, 1, 300}}) {
+    for (auto c : {Case{1, 1, 1}, Case{7, 13, 5}, Case{13, 7, 127}, Case{127, 129, 33}, Case{65, 257, 64}, Case{3, 1, 300},
+                   Case{13, 16, 20}, Case{257, 260, 9}, Case{260, 257, 12}}) {
       Input a = rnd({c.M, c.K}, 7), b = rnd({c.K, c.N}, 8), at = rnd({c.K, c.M}, 9), bt = rnd({c.N, c.K}, 10);
       std::string tag = std::string(variant) + " " + std::to_string(c.M) + "x" + std::to_string(c.N) + "x" + std::to_string(c.K);
       check_op("matmul " + tag, [](auto& in) { return matmul(in[0], in[1]); }, {a, b}, 1e-4, 1e-4);
@@ -90,6 +93,8 @@ BOOST_AUTO_TEST_CASE(gemm_shapes) {
     }
     check_op(std::string("batched matmul ") + variant, [](auto& in) { return matmul(in[0], in[1]); },
              {rnd({3, 7, 13}, 1), rnd({3, 13, 5}, 2)}, 1e-4, 1e-4);
+    check_op(std::string("batched matmul x4 ") + variant, [](auto& in) { return matmul(in[0], in[1], {.trans_b = true}); },
+             {rnd({3, 9, 8}, 3), rnd({3, 12, 8}, 4)}, 1e-4, 1e-4);
   }
   unsetenv("VKWB_GEMM");
 }
