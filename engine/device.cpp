@@ -160,11 +160,12 @@ DeviceInfo query_info(VkPhysicalDevice pd, int index) {
   d.max_texel_buffer_elements = l.maxTexelBufferElements;
   d.min_texel_buffer_offset_alignment = uint32_t(l.minTexelBufferOffsetAlignment);
   {
-    VkFormatProperties r1, r4;
-    vkGetPhysicalDeviceFormatProperties(pd, VK_FORMAT_R32_SFLOAT, &r1);
-    vkGetPhysicalDeviceFormatProperties(pd, VK_FORMAT_R32G32B32A32_SFLOAT, &r4);
-    const auto want = VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT;
-    d.texel_buffers = (r1.bufferFeatures & want) && (r4.bufferFeatures & want);
+    d.texel_buffers = true;
+    for (VkFormat f : {VK_FORMAT_R32_SFLOAT, VK_FORMAT_R32_UINT, VK_FORMAT_R32G32B32A32_SFLOAT}) {
+      VkFormatProperties fp;
+      vkGetPhysicalDeviceFormatProperties(pd, f, &fp);
+      d.texel_buffers = d.texel_buffers && (fp.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT);
+    }
   }
   d.subgroup_size = sub.subgroupSize;
   d.timestamp_period_ns = l.timestampPeriod;

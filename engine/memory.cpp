@@ -62,8 +62,8 @@ Allocator::~Allocator() {
 }
 
 void Allocator::destroy_block(Block& b) {
-  if (b.view1) vkDestroyBufferView(dev_.vk(), b.view1, nullptr);
-  if (b.view4) vkDestroyBufferView(dev_.vk(), b.view4, nullptr);
+  for (VkBufferView v : b.views)
+    if (v) vkDestroyBufferView(dev_.vk(), v, nullptr);
   if (b.buffer) vkDestroyBuffer(dev_.vk(), b.buffer, nullptr);
   if (b.memory) vkFreeMemory(dev_.vk(), b.memory, nullptr);
   b = Block{};
@@ -202,21 +202,23 @@ void Allocator::release_cached() {
   }
 }
 
-VkDeviceSize Allocator::texel_elements(uint32_t block, int comps) const {
-  VkDeviceSize n = blocks_.at(block).size / (4 * VkDeviceSize(comps));
-  return std::min<VkDeviceSize>(n, dev_.info().max_texel_buffer_elements);
+static VkDeviceSize texel_bytes(int kind) { return kind == 2 ? 16 : 4; }
+
+VkDeviceSize Allocator::texel_count(uint32_t block, int kind) const {
+  return std::min<VkDeviceSize>(blocks_.at(block).size / texel_bytes(kind), dev_.info().max_texel_buffer_elements);
 }
 
-VkBufferView Allocator::texel_view(uint32_t block, int comps) {
+VkBufferView Allocator::texel_view(uint32_t block, int kind) {
   if (cpu_ || !dev_.info().texel_buffers) throw Error("internal: texel buffers are not available on " + dev_.name());
+  static const VkFormat formats[3] = {VK_FORMAT_R32_SFLOAT, VK_FORMAT_R32_UINT, VK_FORMAT_R32G32B32A32_SFLOAT};
   Block& b = blocks_.at(block);
-  VkBufferView& v = comps == 4 ? b.view4 : b.view1;
+  VkBufferView& v = b.views[kind];
   if (v) return v;
   VkBufferViewCreateInfo vi{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
   vi.buffer = b.buffer;
-  vi.format = comps == 4 ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_R32_SFLOAT;
+  vi.format = formats[kind];
   vi.offset = 0;
-  vi.range = texel_elements(block, comps) * 4 * VkDeviceSize(comps);
+  vi.range = texel_count(block, kind) * texel_bytes(kind);
   vk_check(vkCreateBufferView(dev_.vk(), &vi, nullptr, &v), "vkCreateBufferView");
   return v;
 }

@@ -46,11 +46,11 @@ class Allocator {
   struct Staging { VkBuffer buffer; void* mapped; VkDeviceSize size; };
   Staging& staging(VkDeviceSize bytes);
 
-  // A uniform texel buffer view over a whole block (R32_SFLOAT when comps == 1, R32G32B32A32_SFLOAT
-  // when comps == 4), created on first use and kept with the block. Kernels index it with the
-  // allocation's element offset (texel_elements() tells how far the view reaches).
-  VkBufferView texel_view(uint32_t block, int comps);
-  VkDeviceSize texel_elements(uint32_t block, int comps) const;
+  // A uniform texel buffer view over a whole block, created on first use and kept with the block:
+  // kind 0 R32_SFLOAT, 1 R32_UINT, 2 R32G32B32A32_SFLOAT. Kernels index it with the allocation's
+  // texel offset; texel_count() tells how far the view reaches.
+  VkBufferView texel_view(uint32_t block, int kind);
+  VkDeviceSize texel_count(uint32_t block, int kind) const;
 
  private:
   struct Block {
@@ -59,7 +59,7 @@ class Allocator {
     void* mapped = nullptr;
     VkDeviceSize size = 0, bump = 0;
     uint64_t live = 0;        // chunks handed out and not yet freed
-    VkBufferView view1 = VK_NULL_HANDLE, view4 = VK_NULL_HANDLE;   // texel views (see texel_view)
+    VkBufferView views[3] = {VK_NULL_HANDLE, VK_NULL_HANDLE, VK_NULL_HANDLE};   // see texel_view
   };
   bool new_block(VkDeviceSize min_size);
   void destroy_block(Block& b);

@@ -8,10 +8,11 @@
 // arithmetic is paid per row, and CPU drivers get few, long-running workgroups.
 #include "common.glsl"
 layout(local_size_x_id = 0) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
+INPUT_F(0, x)
 layout(std430, binding = 1) writeonly buffer Cols { float cols[]; };
 layout(push_constant) uniform P {
   int C; int H; int W; int KH; int KW; int OH; int OW; int sh; int sw; int ph; int pw; int dh; int dw; int n0; int nb;
+  int in_texel;
 } p;
 
 void main() {
@@ -29,6 +30,6 @@ void main() {
     }
     int in_row = ((p.n0 + nl) * p.C + c) * p.H * p.W + h * p.W;
     int w = kw * p.dw - p.pw;
-    for (int ow = 0; ow < p.OW; ++ow, w += p.sw) cols[o0 + ow] = (w >= 0 && w < p.W) ? x[in_row + w] : 0.0;
+    for (int ow = 0; ow < p.OW; ++ow, w += p.sw) cols[o0 + ow] = (w >= 0 && w < p.W) ? LOAD_F(x, p.in_texel, in_row + w) : 0.0;
   }
 }

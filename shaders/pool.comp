@@ -6,11 +6,12 @@
 #include "common.glsl"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const int MAX = 1;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
+INPUT_F(0, x)
 layout(std430, binding = 1) writeonly buffer Y { float y[]; };
 layout(std430, binding = 2) writeonly buffer I { int idx[]; };
 layout(push_constant) uniform P {
   int planes; int H; int W; int OH; int OW; int KH; int KW; int sh; int sw; int ph; int pw; int count_pad;
+  int in_texel; int idx_texel;
 } p;
 
 void main() {
@@ -27,7 +28,7 @@ void main() {
       for (int kw = 0; kw < p.KW; ++kw) {
         int w = w0 + kw;
         if (w < 0 || w >= p.W) continue;
-        float v = x[base + h * p.W + w];
+        float v = LOAD_F(x, p.in_texel, base + h * p.W + w);
         if (MAX == 1) { if (v > best || bi < 0) { best = v; bi = h * p.W + w; } }
         else { s += v; cnt++; }
       }

@@ -6,11 +6,12 @@
 #include "common.glsl"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const int MAX = 1;
-layout(std430, binding = 0) readonly buffer DY { float dy[]; };
-layout(std430, binding = 1) readonly buffer I { int idx[]; };
+INPUT_F(0, dy)
+INPUT_U(1, idx)
 layout(std430, binding = 2) writeonly buffer DX { float dx[]; };
 layout(push_constant) uniform P {
   int planes; int H; int W; int OH; int OW; int KH; int KW; int sh; int sw; int ph; int pw; int count_pad;
+  int in_texel; int idx_texel;
 } p;
 
 int divisor(int oh, int ow) {
@@ -33,10 +34,10 @@ void main() {
     for (int oh = oh_lo; oh <= oh_hi; ++oh) {
       for (int ow = ow_lo; ow <= ow_hi; ++ow) {
         int o = (pl * p.OH + oh) * p.OW + ow;
-        if (MAX == 1) { if (idx[o] == me) s += dy[o]; }
+        if (MAX == 1) { if (int(LOAD_U(idx, p.idx_texel, o)) == me) s += LOAD_F(dy, p.in_texel, o); }
         else {
           int h0 = oh * p.sh - p.ph, w0 = ow * p.sw - p.pw;
-          if (h >= h0 && h < h0 + p.KH && w >= w0 && w < w0 + p.KW) s += dy[o] / float(divisor(oh, ow));
+          if (h >= h0 && h < h0 + p.KH && w >= w0 && w < w0 + p.KW) s += LOAD_F(dy, p.in_texel, o) / float(divisor(oh, ow));
         }
       }
     }

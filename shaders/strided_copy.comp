@@ -10,9 +10,9 @@
 #include "common.glsl"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const int ROWS = 0;
-layout(std430, binding = 0) readonly buffer S { uint src[]; };
+INPUT_U(0, src)
 layout(std430, binding = 1) buffer D { uint dst[]; };
-layout(push_constant) uniform P { uint n; int ndim; int shape[5]; int ss[5]; int ds[5]; int src_off; int dst_off; } p;
+layout(push_constant) uniform P { uint n; int ndim; int shape[5]; int ss[5]; int ds[5]; int src_off; int dst_off; int src_texel; } p;
 
 void main() {
   if (ROWS == 1) {
@@ -26,7 +26,7 @@ void main() {
         is += c * p.ss[d];
         id += c * p.ds[d];
       }
-      for (int k = 0; k < p.shape[4]; ++k) dst[id + k * p.ds[4]] = src[is + k * p.ss[4]];
+      for (int k = 0; k < p.shape[4]; ++k) dst[id + k * p.ds[4]] = LOAD_U(src, p.src_texel, is + k * p.ss[4]);
     }
     return;
   }
@@ -39,6 +39,6 @@ void main() {
       is += c * p.ss[d];
       id += c * p.ds[d];
     }
-    dst[id] = src[is];
+    dst[id] = LOAD_U(src, p.src_texel, is);
   }
 }

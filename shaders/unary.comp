@@ -6,15 +6,15 @@
 #include "unary_ops.glsl"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const int OP = 0;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
+INPUT_F(0, x)
 layout(std430, binding = 1) writeonly buffer Y { float y[]; };
-layout(push_constant) uniform P { uint n; float a; float b; } p;
+layout(push_constant) uniform P { uint n; float a; float b; int x_texel; } p;
 
 float softplus(float v) { return v > 20.0 ? v : log(1.0 + exp(v)); }
 
 void main() {
   GRID_STRIDE(i, p.n) {
-    float v = x[i], r;
+    float v = LOAD_F(x, p.x_texel, i), r;
     if (OP == U_RELU) r = max(v, 0.0);
     else if (OP == U_LEAKY_RELU) r = v > 0.0 ? v : p.a * v;
     else if (OP == U_ELU) r = v > 0.0 ? v : p.a * (exp(v) - 1.0);

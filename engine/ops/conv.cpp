@@ -49,7 +49,9 @@ Tensor im2col(const Tensor& x, const Geometry& g, int n0, int nb) {
       ref::im2col<T>(p, x.data<T>(), cols.data<T>());
     });
   } else {
-    launch(dev, ShaderId::im2col, {i32(local_1d(dev))}, p, {x, cols}, groups_1d(dev, g.C * g.kk() * nb * g.OH));
+    KernelArg in = read_arg(x, p.in_texel);
+    launch(dev, in.is_texel ? ShaderId::im2col_texel : ShaderId::im2col, {i32(local_1d(dev))}, p, {in, cols},
+           groups_1d(dev, g.C * g.kk() * nb * g.OH));
   }
   return cols;
 }
@@ -63,7 +65,10 @@ void col2im(const Tensor& cols, Tensor& dx, const Geometry& g, int n0, int nb) {
       ref::col2im<T>(false, p, cols.data<T>(), dx.data<T>());
     });
   } else {
-    launch(dev, ShaderId::col2im, {i32(local_1d(dev))}, p, {cols, dx}, groups_1d(dev, int64_t(g.C) * nb * g.H));
+    KernelArg in = read_arg(cols, p.in_texel);
+    int unit = g.o.stride_h == 1 && g.o.stride_w == 1 ? 1 : 0;
+    launch(dev, in.is_texel ? ShaderId::col2im_texel : ShaderId::col2im, {i32(local_1d(dev)), unit}, p, {in, dx},
+           groups_1d(dev, int64_t(g.C) * nb * g.H));
   }
 }
 

@@ -43,7 +43,9 @@ Tensor unary(const Tensor& x, UnaryOp op, float a, float b) {
         ref::unary<T>(op, p, x.data<T>(), y.data<T>());
       });
     } else {
-      launch(dev, ShaderId::unary, {i32(local_1d(dev)), int32_t(op)}, p, {x, y}, groups_1d(dev, x.numel()));
+      KernelArg in = read_arg(x, p.x_texel);
+      launch(dev, in.is_texel ? ShaderId::unary_texel : ShaderId::unary, {i32(local_1d(dev)), int32_t(op)}, p, {in, y},
+             groups_1d(dev, x.numel()));
     }
   }
   if (needs_grad({x})) {

@@ -3,6 +3,7 @@
 #include "engine/ops/gemm.h"
 
 #include <cstdlib>
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -42,10 +43,11 @@ void gemm_into(const GemmCall& g, const Tensor& A, const Tensor& B, Tensor& C, c
   const Tensor& bb = bias ? *bias : C;   // unused binding aliases C
   std::vector<int32_t> spec;
   const char* variant = gemm_variant(dev);
-  if (std::strcmp(variant, "texel") == 0 && texel_ok(A, 1) && texel_ok(B, 1)) {
+  if (std::strcmp(variant, "texel") == 0 && texel_ok(A) && texel_ok(B)) {
     // Four floats per fetch where the operand's rows (and batch strides) are whole texels.
-    int va = texel_ok(A, 4) && g.lda % 4 == 0 && g.sa % 4 == 0 ? 4 : 1;
-    int vb = texel_ok(B, 4) && g.ldb % 4 == 0 && g.sb % 4 == 0 ? 4 : 1;
+    int va = texel_ok(A, Texel::f32x4) && g.lda % 4 == 0 && g.sa % 4 == 0 ? 4 : 1;
+    int vb = texel_ok(B, Texel::f32x4) && g.ldb % 4 == 0 && g.sb % 4 == 0 ? 4 : 1;
+    Texel ka = va == 4 ? Texel::f32x4 : Texel::f32, kb = vb == 4 ? Texel::f32x4 : Texel::f32;
     // Register tile: big where M and N allow (fewer fetches per FMA), small where they don't
     // (no wasted rows), and enough tiles to give every SIMD lane of every core work.
     int tm = g.M >= 64 ? 16 : g.M > 4 ? 8 : 4, tn = g.N > 4 ? 8 : 4;
@@ -55,12 +57,16 @@ void gemm_into(const GemmCall& g, const Tensor& A, const Tensor& B, Tensor& C, c
       if (std::sscanf(e, "%dx%d", &tm, &tn) != 2 || tm < 4 || tn < 4 || tm > 32 || tn > 32 || tm % 4 || tn % 4)
         throw Error(std::string("VKWB_GEMM_TILE=") + e + ": expected TMxTN with multiples of 4 up to 32, e.g. 16x8");
     }
-    GemmTexelP tp{p, texel_index(A, va), 0, texel_index(B, vb), 0};
+    GemmTexelP tp{p, texel_index(A, ka), 0, texel_index(B, kb), 0};
     tp.limA = tp.offA + i32((std::max<int64_t>(A.numel(), 1) + va - 1) / va) - 1;
     tp.limB = tp.offB + i32((std::max<int64_t>(B.numel(), 1) + vb - 1) / vb) - 1;
     int64_t tiles = ntiles();
-    spec = {i32(local_1d(dev)), tm, g.ta, g.tb, g.bias_mode, use_beta, va, vb, tn};
-    launch(dev, ShaderId::gemm_texel, spec, tp, {texel(A, va), texel(B, vb), C, bb}, groups_1d(dev, tiles));
+    // Small products: smaller workgroups, so that there are enough of them for every core.
+    uint32_t local = local_1d(dev);
+    while (local > 8 && tiles < int64_t(local) * 8) local /= 2;
+    spec = {i32(local), tm, g.ta, g.tb, g.bias_mode, use_beta, va, vb, tn};
+    uint32_t groups = uint32_t(std::clamp<int64_t>((tiles + local - 1) / local, 1, max_groups(dev)));
+    launch(dev, ShaderId::gemm_texel, spec, tp, {texel(A, ka), texel(B, kb), C, bb}, groups);
   } else if (std::strcmp(variant, "tiled") == 0) {
     spec = {16, 16, g.ta, g.tb, g.bias_mode, use_beta};
     launch(dev, ShaderId::gemm_tiled, spec, p, {A, B, C, bb}, uint32_t((g.N + 63) / 64), uint32_t((g.M + 63) / 64),

@@ -1,6 +1,8 @@
 #include "engine/ops/launch.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 
 #include "engine/kernels.h"
 #include "engine/stream.h"
@@ -33,18 +35,28 @@ void check_same_device(const Tensor& a, const Tensor& b, const char* op) {
 
 static VkDeviceSize byte_offset(const Tensor& t) { return t.impl()->storage->alloc.offset + t.impl()->offset; }
 
-bool texel_ok(const Tensor& t, int comps) {
+bool texel_ok(const Tensor& t, Texel kind) {
   Device& dev = t.device();
   if (dev.is_cpu() || !dev.info().texel_buffers) return false;
-  VkDeviceSize off = byte_offset(t), tb = 4 * VkDeviceSize(comps);
+  if (const char* e = std::getenv("VKWB_TEXEL"); e && std::string(e) == "0") return false;
+  VkDeviceSize off = byte_offset(t), tb = 4 * VkDeviceSize(texel_floats(kind));
   if (off % tb != 0) return false;
   auto block = t.impl()->storage->alloc.block;
-  return (off + std::max<VkDeviceSize>(t.nbytes(), 4) + tb - 1) / tb <= dev.allocator().texel_elements(block, comps);
+  return (off + std::max<VkDeviceSize>(t.nbytes(), 4) + tb - 1) / tb <= dev.allocator().texel_count(block, int(kind));
 }
 
-int32_t texel_index(const Tensor& t, int comps) {
-  if (!texel_ok(t, comps)) throw Error("internal: tensor " + t.shape().str() + " cannot be bound as a texel buffer");
-  return int32_t(byte_offset(t) / (4 * VkDeviceSize(comps)));
+int32_t texel_index(const Tensor& t, Texel kind) {
+  if (!texel_ok(t, kind)) throw Error("internal: tensor " + t.shape().str() + " cannot be bound as a texel buffer");
+  return int32_t(byte_offset(t) / (4 * VkDeviceSize(texel_floats(kind))));
+}
+
+KernelArg read_arg(const Tensor& t, int32_t& off, Texel kind) {
+  if (texel_ok(t, kind)) {
+    off = texel_index(t, kind);
+    return texel(t, kind);
+  }
+  off = 0;
+  return KernelArg(t);
 }
 
 void launch_raw(Device& dev, ShaderId id, const std::vector<int32_t>& spec, const void* push, uint32_t push_size,
@@ -59,9 +71,9 @@ void launch_raw(Device& dev, ShaderId id, const std::vector<int32_t>& spec, cons
     if (&t.device() != &dev) throw Error(std::string(shader_blob(id).name) + ": tensor on another device");
     const TensorImpl* impl = t.impl();
     VkBuffer buffer = impl->storage->alloc.buffer;
-    if (arg.texel) {
-      texel_index(t, arg.texel);   // validates
-      args[i] = {buffer, 0, VK_WHOLE_SIZE, dev.allocator().texel_view(impl->storage->alloc.block, arg.texel)};
+    if (arg.is_texel) {
+      texel_index(t, arg.kind);   // validates
+      args[i] = {buffer, 0, VK_WHOLE_SIZE, dev.allocator().texel_view(impl->storage->alloc.block, int(arg.kind))};
       texel_mask |= 1u << i++;
       continue;
     }

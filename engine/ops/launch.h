@@ -15,24 +15,35 @@ uint32_t local_1d(const Device& dev);                 // workgroup size of 1-D k
 uint32_t groups_1d(const Device& dev, uint64_t n);    // capped; kernels use grid-stride loops
 uint32_t max_groups(const Device& dev);               // the cap
 
-// A kernel binding: a tensor as a storage buffer (the default), or as a uniform texel buffer of
-// 1 or 4 floats per texel (`texel(t, 4)`). Texel bindings view the tensor's whole memory block;
-// the kernel adds texel_index(t, comps) to its indices. CPU drivers turn storage-buffer loads
-// into a per-lane loop with bounds checks, texel fetches into one vector gather.
+// How a kernel reads a tensor bound as a uniform texel buffer: one float, one 32-bit word (ints,
+// bit copies) or four floats per texel.
+enum class Texel : int { f32 = 0, u32 = 1, f32x4 = 2 };
+inline int texel_floats(Texel k) { return k == Texel::f32x4 ? 4 : 1; }
+
+// A kernel binding: a tensor as a storage buffer (the default), or as a uniform texel buffer
+// (`texel(t, Texel::f32x4)`). Texel bindings view the tensor's whole memory block; the kernel adds
+// texel_index(t, kind) to its indices. Why: CPU drivers (llvmpipe) turn every storage-buffer
+// load into a per-lane loop with a branch and a bounds check, a texel fetch into one gather.
 struct KernelArg {
   KernelArg(const Tensor& t) : tensor(&t) {}  // NOLINT: implicit on purpose
   const Tensor* tensor;
-  int texel = 0;   // 0: storage buffer, 1: R32F texels, 4: RGBA32F texels
+  bool is_texel = false;
+  Texel kind = Texel::f32;
 };
-inline KernelArg texel(const Tensor& t, int comps) {
+inline KernelArg texel(const Tensor& t, Texel kind = Texel::f32) {
   KernelArg a(t);
-  a.texel = comps;
+  a.is_texel = true;
+  a.kind = kind;
   return a;
 }
-// Index of t's first element in its block's texel view of `comps` floats per texel. Throws when
-// t's offset is not a whole texel or t lies beyond the view (callers check texel_ok first).
-int32_t texel_index(const Tensor& t, int comps);
-bool texel_ok(const Tensor& t, int comps);   // the device has texel buffers and t fits a view
+// True when t can be bound as a texel buffer of `kind`: the device has texel buffers, t starts on
+// a whole texel and lies inside its block's view. VKWB_TEXEL=0 turns texel reads off (tests use
+// it to run the storage-buffer variants everywhere).
+bool texel_ok(const Tensor& t, Texel kind = Texel::f32);
+// Index of t's first element in its block's view; throws when !texel_ok(t, kind).
+int32_t texel_index(const Tensor& t, Texel kind = Texel::f32);
+// The texel binding if texel_ok, else the storage buffer; `off` receives the texel index (or 0).
+KernelArg read_arg(const Tensor& t, int32_t& off, Texel kind = Texel::f32);
 
 void launch_raw(Device& dev, ShaderId id, const std::vector<int32_t>& spec, const void* push,
                 uint32_t push_size, std::initializer_list<KernelArg> bufs, uint32_t gx, uint32_t gy, uint32_t gz);

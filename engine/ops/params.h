@@ -5,22 +5,22 @@
 
 namespace vkwb {
 
-struct UnaryP { uint32_t n; float a, b; };
+struct UnaryP { uint32_t n; float a, b; int32_t x_texel; };
 struct BinaryP { uint32_t n; int32_t ndim; int32_t shape[5], sa[5], sb[5]; };
 struct ReduceP { uint32_t outer, R, inner; float ddof; };
 struct SoftmaxP { uint32_t outer, R, inner; };
-struct CopyP { uint32_t n; int32_t ndim; int32_t shape[5], ss[5], ds[5]; int32_t src_off, dst_off; };
+struct CopyP { uint32_t n; int32_t ndim; int32_t shape[5], ss[5], ds[5]; int32_t src_off, dst_off, src_texel; };
 struct FillP { uint32_t n, bits; };
 struct ConvertP { uint32_t n; };
 struct PhiloxP { uint32_t n, seed_lo, seed_hi; float a, b; };
 struct GemmP { int32_t M, N, K, lda, ldb, ldc, sa, sb, sc; float alpha, beta; int32_t batch; };
 struct GemmTexelP { GemmP g; int32_t offA, limA, offB, limB; };   // texel indices (gemm_texel.comp)
-struct Im2colP { int32_t C, H, W, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, n0, nb; };
-struct PoolP { int32_t planes, H, W, OH, OW, KH, KW, sh, sw, ph, pw, count_pad; };
+struct Im2colP { int32_t C, H, W, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, n0, nb, in_texel; };  // in_texel: first texel of the input (texel variants)
+struct PoolP { int32_t planes, H, W, OH, OW, KH, KW, sh, sw, ph, pw, count_pad, in_texel, idx_texel; };
 struct IndexP { uint32_t outer, R, J, inner; };
 struct OptimP { uint32_t n; float lr, wd, a, b, eps, c1, c2; int32_t flags; float mom; int32_t first; };
 
-static_assert(sizeof(BinaryP) == 68 && sizeof(CopyP) == 76 && sizeof(OptimP) == 44, "push constant layout");
+static_assert(sizeof(BinaryP) == 68 && sizeof(CopyP) == 80 && sizeof(OptimP) == 44, "push constant layout");
 static_assert(sizeof(GemmP) <= 128 && sizeof(Im2colP) <= 128 && sizeof(PoolP) <= 128, "push constants fit 128 bytes");
 
 enum class UnaryOp : int32_t {

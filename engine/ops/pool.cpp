@@ -42,8 +42,13 @@ static Tensor pool_grad(const Tensor& dy, const Tensor& idx, const PoolP& p, boo
       ref::pool_grad<T>(is_max, p, dy.data<T>(), is_max ? idx.data<int32_t>() : nullptr, dx.data<T>());
     });
   } else {
-    launch(dev, ShaderId::pool_grad, {i32(local_1d(dev)), is_max ? 1 : 0}, p, {dy, is_max ? idx : dy, dx},
-           groups_1d(dev, dx.numel()));
+    PoolP q = p;
+    KernelArg in = read_arg(dy, q.in_texel);
+    KernelArg ix = read_arg(is_max ? idx : dy, q.idx_texel, Texel::u32);
+    bool tx = in.is_texel && ix.is_texel;
+    if (!tx) in = KernelArg(dy), ix = KernelArg(is_max ? idx : dy), q.in_texel = q.idx_texel = 0;
+    launch(dev, tx ? ShaderId::pool_grad_texel : ShaderId::pool_grad, {i32(local_1d(dev)), is_max ? 1 : 0}, q,
+           {in, ix, dx}, groups_1d(dev, dx.numel()));
   }
   return dx;
 }
@@ -60,7 +65,10 @@ static Tensor pool(const Tensor& x, const Pool2dOptions& o, bool is_max) {
         ref::pool<T>(is_max, p, x.data<T>(), y.data<T>(), is_max ? idx.data<int32_t>() : nullptr);
       });
     } else {
-      launch(dev, ShaderId::pool, {i32(local_1d(dev)), is_max ? 1 : 0}, p, {x, y, is_max ? idx : y}, groups_1d(dev, y.numel()));
+      PoolP q = p;
+      KernelArg in = read_arg(x, q.in_texel);
+      launch(dev, in.is_texel ? ShaderId::pool_texel : ShaderId::pool, {i32(local_1d(dev)), is_max ? 1 : 0}, q,
+             {in, y, is_max ? idx : y}, groups_1d(dev, y.numel()));
     }
   }
   Shape xs = x.shape();

@@ -57,10 +57,13 @@ void strided_copy(const Tensor& src, const int64_t* ss, int64_t src_off, Tensor&
   }
   q.src_off = p.src_off;
   q.dst_off = p.dst_off;
+  KernelArg in = read_arg(src, q.src_texel, Texel::u32);
+  p.src_texel = q.src_texel;
+  ShaderId id = in.is_texel ? ShaderId::strided_copy_texel : ShaderId::strided_copy;
   if (q.shape[4] >= 4) {
-    launch(dev, ShaderId::strided_copy, {i32(local_1d(dev)), 1}, q, {src, dst}, groups_1d(dev, n / q.shape[4]));
+    launch(dev, id, {i32(local_1d(dev)), 1}, q, {in, dst}, groups_1d(dev, n / q.shape[4]));
   } else {
-    launch(dev, ShaderId::strided_copy, {i32(local_1d(dev)), 0}, p, {src, dst}, groups_1d(dev, n));
+    launch(dev, id, {i32(local_1d(dev)), 0}, p, {in, dst}, groups_1d(dev, n));
   }
 }
 
