@@ -6,6 +6,10 @@
 #include "common.glsl"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const int MAX = 1;
+// NOOVER == 1: windows tile the image (KH == sh, KW == sw, no padding). Then one invocation does a
+// whole output row with no bounds tests and no per-element integer division (CPU drivers
+// scalarise it).
+layout(constant_id = 2) const int NOOVER = 0;
 INPUT_F(0, x)
 layout(std430, binding = 1) writeonly buffer Y { float y[]; };
 layout(std430, binding = 2) writeonly buffer I { int idx[]; };
@@ -15,6 +19,28 @@ layout(push_constant) uniform P {
 } p;
 
 void main() {
+  if (NOOVER == 1) {
+    GRID_STRIDE(r, p.planes * p.OH) {
+      int oh = int(r % uint(p.OH)), pl = int(r / uint(p.OH));
+      int base = pl * p.H * p.W + oh * p.KH * p.W;
+      int o = int(r) * p.OW;
+      for (int ow = 0; ow < p.OW; ++ow) {
+        float best = 0.0, s = 0.0;
+        int bi = -1;
+        for (int kh = 0; kh < p.KH; ++kh) {
+          for (int kw = 0; kw < p.KW; ++kw) {
+            int e = kh * p.W + ow * p.KW + kw;
+            float v = LOAD_F(x, p.in_texel, base + e);
+            if (MAX == 1) { if (v > best || bi < 0) { best = v; bi = e; } }
+            else s += v;
+          }
+        }
+        if (MAX == 1) { y[o + ow] = best; idx[o + ow] = oh * p.KH * p.W + bi; }
+        else y[o + ow] = s / float(p.KH * p.KW);
+      }
+    }
+    return;
+  }
   uint total = uint(p.planes * p.OH * p.OW);
   GRID_STRIDE(i, total) {
     int ow = int(i % uint(p.OW)), oh = int((i / uint(p.OW)) % uint(p.OH)), pl = int(i / uint(p.OW * p.OH));

@@ -6,6 +6,7 @@
 #include "common.glsl"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const int MAX = 1;
+layout(constant_id = 2) const int NOOVER = 0;   // windows tile the image (see pool.comp): row-wise scatter
 INPUT_F(0, dy)
 INPUT_U(1, idx)
 layout(std430, binding = 2) writeonly buffer DX { float dx[]; };
@@ -22,6 +23,25 @@ int divisor(int oh, int ow) {
 }
 
 void main() {
+  if (NOOVER == 1) {
+    float inv = 1.0 / float(p.KH * p.KW);
+    GRID_STRIDE(r, p.planes * p.H) {
+      int h = int(r % uint(p.H)), pl = int(r / uint(p.H));
+      int oh = h / p.KH;
+      int row = int(r) * p.W;
+      int w = 0;
+      if (oh < p.OH) {
+        int o = (pl * p.OH + oh) * p.OW;
+        for (int ow = 0; ow < p.OW; ++ow) {
+          float g = LOAD_F(dy, p.in_texel, o + ow);
+          int id = MAX == 1 ? int(LOAD_U(idx, p.idx_texel, o + ow)) : 0;
+          for (int kw = 0; kw < p.KW; ++kw, ++w) dx[row + w] = MAX == 1 ? (id == h * p.W + w ? g : 0.0) : g * inv;
+        }
+      }
+      for (; w < p.W; ++w) dx[row + w] = 0.0;
+    }
+    return;
+  }
   uint total = uint(p.planes * p.H * p.W);
   GRID_STRIDE(i, total) {
     int w = int(i % uint(p.W)), h = int((i / uint(p.W)) % uint(p.H)), pl = int(i / uint(p.W * p.H));

@@ -33,6 +33,9 @@ static PoolP pool_params(const Tensor& x, const Pool2dOptions& o_in, const char*
   return p;
 }
 
+// Windows tile the image: every pixel is in at most one window (the fast kernel paths).
+static bool tiles(const PoolP& p) { return p.KH == p.sh && p.KW == p.sw && p.ph == 0 && p.pw == 0; }
+
 static Tensor pool_grad(const Tensor& dy, const Tensor& idx, const PoolP& p, bool is_max, const Shape& xs) {
   Device& dev = dy.device();
   Tensor dx = Tensor::empty(xs, dev, dy.dtype());
@@ -47,8 +50,9 @@ static Tensor pool_grad(const Tensor& dy, const Tensor& idx, const PoolP& p, boo
     KernelArg ix = read_arg(is_max ? idx : dy, q.idx_texel, Texel::u32);
     bool tx = in.is_texel && ix.is_texel;
     if (!tx) in = KernelArg(dy), ix = KernelArg(is_max ? idx : dy), q.in_texel = q.idx_texel = 0;
-    launch(dev, tx ? ShaderId::pool_grad_texel : ShaderId::pool_grad, {i32(local_1d(dev)), is_max ? 1 : 0}, q,
-           {in, ix, dx}, groups_1d(dev, dx.numel()));
+    int noover = tiles(p) ? 1 : 0;
+    launch(dev, tx ? ShaderId::pool_grad_texel : ShaderId::pool_grad, {i32(local_1d(dev)), is_max ? 1 : 0, noover}, q,
+           {in, ix, dx}, groups_1d(dev, noover ? int64_t(p.planes) * p.H : dx.numel()));
   }
   return dx;
 }
@@ -67,8 +71,9 @@ static Tensor pool(const Tensor& x, const Pool2dOptions& o, bool is_max) {
     } else {
       PoolP q = p;
       KernelArg in = read_arg(x, q.in_texel);
-      launch(dev, in.is_texel ? ShaderId::pool_texel : ShaderId::pool, {i32(local_1d(dev)), is_max ? 1 : 0}, q,
-             {in, y, is_max ? idx : y}, groups_1d(dev, y.numel()));
+      int noover = tiles(p) ? 1 : 0;
+      launch(dev, in.is_texel ? ShaderId::pool_texel : ShaderId::pool, {i32(local_1d(dev)), is_max ? 1 : 0, noover}, q,
+             {in, y, is_max ? idx : y}, groups_1d(dev, noover ? int64_t(p.planes) * p.OH : y.numel()));
     }
   }
   Shape xs = x.shape();

@@ -89,6 +89,10 @@ BOOST_AUTO_TEST_CASE(conv_and_pool_grads) {
   Input x = rnd({2, 2, 7, 6}, 28);
   gradcheck("max_pool2d", [](auto& in) { return max_pool2d(in[0], {.kh = 3, .kw = 2, .stride_h = 2, .stride_w = 2, .pad_h = 1}); }, {x});
   gradcheck("avg_pool2d", [](auto& in) { return avg_pool2d(in[0], {.kh = 3, .kw = 3, .stride_h = 2, .stride_w = 1, .pad_h = 1, .pad_w = 1}); }, {x});
+  // Windows that tile the image (the row-wise kernels), odd sizes leave uncovered pixels.
+  Input xo = rnd({2, 3, 7, 5}, 29);
+  gradcheck("max_pool2d 2x2 tiles", [](auto& in) { return max_pool2d(in[0], {}); }, {xo});
+  gradcheck("avg_pool2d 2x3 tiles", [](auto& in) { return avg_pool2d(in[0], {.kh = 2, .kw = 3}); }, {xo});
   gradcheck("avg_pool2d exclude pad", [](auto& in) {
     return avg_pool2d(in[0], {.kh = 3, .kw = 3, .stride_h = 2, .stride_w = 1, .pad_h = 1, .pad_w = 1, .count_include_pad = false}); }, {x});
 }

@@ -146,6 +146,7 @@ BOOST_AUTO_TEST_CASE(pooling) {
   check_op("avg_pool2d 3x3 s2 p1", [](auto& in) { return avg_pool2d(in[0], {.kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1}); }, {x}, 1e-5, 1e-5);
   check_op("avg_pool2d no pad count", [](auto& in) {
     return avg_pool2d(in[0], {.kh = 3, .kw = 2, .stride_h = 1, .stride_w = 2, .pad_h = 1, .pad_w = 1, .count_include_pad = false}); }, {x}, 1e-5, 1e-5);
+  check_op("avg_pool2d 2x3 tiles", [](auto& in) { return avg_pool2d(in[0], {.kh = 2, .kw = 3}); }, {x}, 1e-5, 1e-5);
   check_op("adaptive_avg_pool2d", [](auto& in) { return adaptive_avg_pool2d(in[0], 1, 1); }, {x}, 1e-5, 1e-5);
 }
 
