@@ -1,10 +1,15 @@
-// Conv2d and ConvTranspose2d as im2col + GEMM, chunked over the batch so that no column buffer
+// Conv2d and ConvTranspose2d. On CPU Vulkan devices (lavapipe) as implicit GEMMs
+// (conv_implicit.comp: the column matrix is fetched from the image, never stored; data gradients
+// of strided convolutions still go through col2im). Elsewhere, and on the CPU reference backend,
+// as im2col + GEMM, chunked over the batch so that no column buffer
 // exceeds the device's binding limit (maxStorageBufferRange) or 64 MiB. Per chunk of nb images:
 //   cols [C*KH*KW, nb*OH*OW] = im2col(x)          Y' [OC, nb*OH*OW] = W [OC, C*KH*KW] @ cols
 // then Y' is permuted into y [nb, OC, OH, OW]. Groups are a batched GEMM over the group index.
 // Backward: dW += dY' @ cols^T, dcols = W^T @ dY', dx = col2im(dcols). ConvTranspose2d is the
 // adjoint: its forward is conv's data-backward and vice versa.
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
 #include "engine/autograd.h"
 #include "engine/ops.h"
@@ -106,11 +111,46 @@ void grouped_gemm(const Tensor& A, const Tensor& B, Tensor& C, int groups, int M
   gemm_into(g, A, B, C, bias);
 }
 
+// Which convolution path the device takes: "implicit" on CPU-type Vulkan devices with texel
+// buffers, else "gemm"; VKWB_CONV=implicit|gemm overrides (the tests run both).
+bool use_implicit(const Device& dev) {
+  if (dev.is_cpu() || !dev.info().texel_buffers) return false;
+  const char* e = std::getenv("VKWB_CONV");
+  if (e && std::strcmp(e, "gemm") == 0) return false;
+  if (e && std::strcmp(e, "implicit") == 0) return true;
+  if (const char* t = std::getenv("VKWB_TEXEL"); t && std::strcmp(t, "0") == 0) return false;
+  return dev.info().type == "cpu";
+}
+
+ConvP conv_params(const Geometry& g) {
+  return {g.N, g.C, g.H, g.W, g.OC, g.OH, g.OW, g.KH, g.KW, g.o.stride_h, g.o.stride_w, g.o.pad_h, g.o.pad_w,
+          g.o.dil_h, g.o.dil_w, g.groups, 0, 0, 1, g.N};
+}
+
+// One conv_implicit.comp dispatch; rows x cols output tiles (times slices for the weight gradient).
+void launch_implicit(int mode, ConvP p, const Tensor& a, const Tensor& b, Tensor& out, const Tensor* bias,
+                     int64_t rows, int64_t cols) {
+  Device& dev = out.device();
+  int tm = int(std::min<int64_t>(rows, 8)), tn = 8;
+  p.offA = texel_index(a);
+  p.offB = texel_index(b);
+  int64_t tiles = ((rows + tm - 1) / tm) * ((cols + tn - 1) / tn) * p.G * (mode == 1 ? p.slices : 1);
+  uint32_t local = local_1d(dev);
+  while (local > 8 && tiles < int64_t(local) * 8) local /= 2;
+  uint32_t groups = uint32_t(std::clamp<int64_t>((tiles + local - 1) / local, 1, max_groups(dev)));
+  std::vector<int32_t> spec = {i32(local), mode, tm, tn, bias ? 1 : 0};
+  launch(dev, ShaderId::conv_implicit, spec, p, {texel(a), texel(b), out, bias ? *bias : out}, groups);
+}
+
 // y [N, OC, OH, OW] = conv(x, w) (+ bias when groups == 1; else added by the caller).
 // When the batch fits one chunk, *saved receives the column buffer for the weight gradient.
 Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Geometry& g, Tensor* saved = nullptr) {
   Device& dev = x.device();
   Tensor y = Tensor::empty({g.N, g.OC, g.OH, g.OW}, dev, x.dtype());
+  if (use_implicit(dev) && texel_ok(x) && texel_ok(w)) {
+    launch_implicit(0, conv_params(g), w, x, y, bias, g.OC / g.groups, int64_t(g.N) * g.ohw());
+    return y;
+  }
   int chunk = chunk_images(dev, g);
   int Cg = g.C / g.groups, OCg = g.OC / g.groups;
   for (int n0 = 0; n0 < g.N; n0 += chunk) {
@@ -128,6 +168,10 @@ Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, const 
 Tensor conv_backward_data(const Tensor& dy, const Tensor& w, const Geometry& g) {
   Device& dev = dy.device();
   Tensor dx = Tensor::empty({g.N, g.C, g.H, g.W}, dev, dy.dtype());
+  if (use_implicit(dev) && g.o.stride_h == 1 && g.o.stride_w == 1 && texel_ok(dy) && texel_ok(w)) {
+    launch_implicit(2, conv_params(g), w, dy, dx, nullptr, g.C / g.groups, int64_t(g.N) * g.H * g.W);
+    return dx;
+  }
   int chunk = chunk_images(dev, g);
   int Cg = g.C / g.groups, OCg = g.OC / g.groups;
   for (int n0 = 0; n0 < g.N; n0 += chunk) {
@@ -146,6 +190,22 @@ Tensor conv_backward_weight(const Tensor& x, const Tensor& dy, const Geometry& g
   Device& dev = x.device();
   int Cg = g.C / g.groups, OCg = g.OC / g.groups;
   Tensor dw = Tensor::empty({g.OC, Cg, g.KH, g.KW}, dev, x.dtype());
+  if (use_implicit(dev) && texel_ok(x) && texel_ok(dy)) {
+    // The reduction runs over N*OH*OW: split it over slices of images so that every core gets
+    // tiles, then sum the slices' partial gradients.
+    ConvP p = conv_params(g);
+    int64_t kg = Cg * g.kk(), tiles = ((OCg + 7) / 8) * ((kg + 7) / 8) * g.groups;
+    int want = int(std::clamp<int64_t>((512 + tiles - 1) / tiles, 1, g.N));
+    p.per_slice = (g.N + want - 1) / want;
+    p.slices = (g.N + p.per_slice - 1) / p.per_slice;
+    if (p.slices == 1) {
+      launch_implicit(1, p, dy, x, dw, nullptr, OCg, kg);
+      return dw;
+    }
+    Tensor part = Tensor::empty({p.slices, g.OC, Cg, g.KH, g.KW}, dev, x.dtype());
+    launch_implicit(1, p, dy, x, part, nullptr, OCg, kg);
+    return sum(part, 0);
+  }
   int chunk = chunk_images(dev, g);
   for (int n0 = 0; n0 < g.N; n0 += chunk) {
     int nb = std::min(chunk, g.N - n0);

@@ -16,6 +16,10 @@ struct PhiloxP { uint32_t n, seed_lo, seed_hi; float a, b; };
 struct GemmP { int32_t M, N, K, lda, ldb, ldc, sa, sb, sc; float alpha, beta; int32_t batch; };
 struct GemmTexelP { GemmP g; int32_t offA, limA, offB, limB; };   // texel indices (gemm_texel.comp)
 struct Im2colP { int32_t C, H, W, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, n0, nb, in_texel; };  // in_texel: first texel of the input (texel variants)
+struct ConvP {   // conv_implicit.comp
+  int32_t N, C, H, W, OC, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw, G;
+  int32_t offA, offB, slices, per_slice;
+};
 struct PoolP { int32_t planes, H, W, OH, OW, KH, KW, sh, sw, ph, pw, count_pad, in_texel, idx_texel; };
 struct IndexP { uint32_t outer, R, J, inner; };
 struct OptimP { uint32_t n; float lr, wd, a, b, eps, c1, c2; int32_t flags; float mom; int32_t first; };

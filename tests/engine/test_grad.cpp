@@ -79,13 +79,23 @@ BOOST_AUTO_TEST_CASE(shape_grads) {
 }
 
 BOOST_AUTO_TEST_CASE(conv_and_pool_grads) {
-  gradcheck("conv2d", [](auto& in) { return conv2d(in[0], in[1], in[2], {.stride_h = 2, .stride_w = 1, .pad_h = 1, .pad_w = 2}); },
-            {rnd({2, 3, 5, 4}, 19), rnd({4, 3, 3, 2}, 20), rnd({4}, 21)});
-  gradcheck("conv2d groups dilation", [](auto& in) { return conv2d(in[0], in[1], in[2], {.pad_h = 2, .pad_w = 2, .dil_h = 2, .dil_w = 2, .groups = 2}); },
-            {rnd({1, 4, 5, 5}, 22), rnd({2, 2, 3, 3}, 23), rnd({2}, 24)});
-  gradcheck("conv_transpose2d", [](auto& in) {
-    return conv_transpose2d(in[0], in[1], in[2], {.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 0, .out_pad_h = 1}); },
-            {rnd({2, 3, 3, 4}, 25), rnd({3, 2, 3, 3}, 26), rnd({2}, 27)});
+  for (const char* variant : {"implicit", "gemm"}) {   // the two device paths (see ops/conv.cpp)
+    setenv("VKWB_CONV", variant, 1);
+    std::string v = std::string(" ") + variant;
+    gradcheck("conv2d" + v, [](auto& in) { return conv2d(in[0], in[1], in[2], {.stride_h = 2, .stride_w = 1, .pad_h = 1, .pad_w = 2}); },
+              {rnd({2, 3, 5, 4}, 19), rnd({4, 3, 3, 2}, 20), rnd({4}, 21)});
+    gradcheck("conv2d groups dilation" + v, [](auto& in) { return conv2d(in[0], in[1], in[2], {.pad_h = 2, .pad_w = 2, .dil_h = 2, .dil_w = 2, .groups = 2}); },
+              {rnd({1, 4, 5, 5}, 22), rnd({2, 2, 3, 3}, 23), rnd({2}, 24)});
+    // Many images: the weight gradient is summed over several image slices.
+    gradcheck("conv2d slices" + v, [](auto& in) { return conv2d(in[0], in[1], in[2], {.pad_h = 1, .pad_w = 0}); },
+              {rnd({9, 2, 4, 3}, 31), rnd({3, 2, 3, 2}, 32), rnd({3}, 33)});
+    gradcheck("conv_transpose2d" + v, [](auto& in) {
+      return conv_transpose2d(in[0], in[1], in[2], {.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 0, .out_pad_h = 1}); },
+              {rnd({2, 3, 3, 4}, 25), rnd({3, 2, 3, 3}, 26), rnd({2}, 27)});
+    gradcheck("conv_transpose2d unit stride" + v, [](auto& in) { return conv_transpose2d(in[0], in[1], in[2], {.pad_h = 1, .groups = 3}); },
+              {rnd({2, 3, 3, 4}, 34), rnd({3, 1, 3, 2}, 35), rnd({3}, 36)});
+  }
+  unsetenv("VKWB_CONV");
   Input x = rnd({2, 2, 7, 6}, 28);
   gradcheck("max_pool2d", [](auto& in) { return max_pool2d(in[0], {.kh = 3, .kw = 2, .stride_h = 2, .stride_w = 2, .pad_h = 1}); }, {x});
   gradcheck("avg_pool2d", [](auto& in) { return avg_pool2d(in[0], {.kh = 3, .kw = 3, .stride_h = 2, .stride_w = 1, .pad_h = 1, .pad_w = 1}); }, {x});

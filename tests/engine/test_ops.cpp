@@ -125,11 +125,17 @@ BOOST_AUTO_TEST_CASE(convolution) {
       {{2, 8, 5, 5}, {8, 1, 3, 3}, {.pad_h = 1, .pad_w = 1, .groups = 8}},
       {{3, 7, 6, 6}, {4, 7, 1, 1}, {}},
   };
-  for (auto& c : cases) {
-    Input x = rnd(c.x, 21), w = rnd(c.w, 22), b = rnd({c.w[0]}, 23);
-    auto o = c.o;
-    check_op("conv2d " + c.x.str() + c.w.str(), [o](auto& in) { return conv2d(in[0], in[1], in[2], o); }, {x, w, b}, 1e-4, 1e-4);
+  // Both device paths: implicit GEMM (CPU Vulkan devices) and im2col + GEMM (GPUs).
+  for (const char* variant : {"implicit", "gemm"}) {
+    setenv("VKWB_CONV", variant, 1);
+    for (auto& c : cases) {
+      Input x = rnd(c.x, 21), w = rnd(c.w, 22), b = rnd({c.w[0]}, 23);
+      auto o = c.o;
+      check_op(std::string("conv2d ") + variant + " " + c.x.str() + c.w.str(), [o](auto& in) { return conv2d(in[0], in[1], in[2], o); },
+               {x, w, b}, 1e-4, 1e-4);
+    }
   }
+  unsetenv("VKWB_CONV");
   // ConvTranspose2d: weight [C, OC/g, KH, KW]
   Input x = rnd({2, 4, 5, 6}, 24), w = rnd({4, 3, 3, 3}, 25), b = rnd({3}, 26);
   check_op("conv_transpose2d s2", [](auto& in) {
