@@ -41,15 +41,17 @@ static void register_bench(CLI::App& app) {
   auto batch = std::make_shared<int>(64);
   auto steps = std::make_shared<int>(300);
   auto profile = std::make_shared<bool>(false);
+  auto width = std::make_shared<float>(1.f);
   train->add_option("--model", *model, "model")->capture_default_str();
+  train->add_option("--width", *width, "model width multiplier")->capture_default_str()->check(CLI::PositiveNumber);
   train->add_option("--batch", *batch, "batch size")->capture_default_str();
   train->add_option("--steps", *steps, "timed steps")->capture_default_str();
   train->add_flag("--profile", *profile, "per-kernel GPU time table (timestamps)");
-  train->callback([json, model, batch, steps, profile] {
+  train->callback([json, model, batch, steps, profile, width] {
     Device& dev = open_device();
-    auto r = bench::bench_train(dev, *model, *batch, *steps, *profile);
+    auto r = bench::bench_train(dev, *model, *batch, *steps, *profile, *width);
     if (*json) {
-      std::printf("%s\n", nlohmann::json({{"device", dev.name()}, {"model", r.model}, {"batch", r.batch},
+      std::printf("%s\n", nlohmann::json({{"device", dev.name()}, {"model", r.model}, {"width", *width}, {"batch", r.batch},
                                           {"train_images_per_sec", r.images_per_sec}, {"ms_per_step", r.ms_per_step},
                                           {"inference_images_per_sec", r.inference_images_per_sec},
                                           {"peak_rss_mib", r.peak_rss_mib}, {"profile", r.profile}})
@@ -57,8 +59,8 @@ static void register_bench(CLI::App& app) {
                               .c_str());
       return;
     }
-    std::printf("%s on %s, batch %d, Adam: %.0f img/s (%.2f ms/step); inference batch 1000: %.0f img/s; peak RSS %.0f MiB\n",
-                r.model.c_str(), dev.name().c_str(), r.batch, r.images_per_sec, r.ms_per_step, r.inference_images_per_sec, r.peak_rss_mib);
+    std::printf("%s (width %g) on %s, batch %d, Adam: %.0f img/s (%.2f ms/step); inference batch 1000: %.0f img/s; peak RSS %.0f MiB\n",
+                r.model.c_str(), *width, dev.name().c_str(), r.batch, r.images_per_sec, r.ms_per_step, r.inference_images_per_sec, r.peak_rss_mib);
     if (!r.profile.empty()) std::printf("%s", r.profile.c_str());
   });
 

@@ -19,7 +19,7 @@ struct TrainBenchResult {
   double peak_rss_mib;
   std::string profile;   // per-kernel table when profiling was on
 };
-TrainBenchResult bench_train(Device& dev, const std::string& model, int batch, int steps, bool profile);
+TrainBenchResult bench_train(Device& dev, const std::string& model, int batch, int steps, bool profile, float width = 1.f);
 
 double peak_rss_mib();   // VmHWM of this process
 

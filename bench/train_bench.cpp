@@ -22,10 +22,11 @@ double peak_rss_mib() {
   return 0;
 }
 
-TrainBenchResult bench_train(Device& dev, const std::string& model, int batch, int steps, bool profile) {
+TrainBenchResult bench_train(Device& dev, const std::string& model, int batch, int steps, bool profile, float width) {
   using clk = std::chrono::steady_clock;
   nn::ModuleContext ctx(dev, 0);
   nn::models::ModelOptions mo;
+  mo.width = width;
   auto net = nn::models::make_model(model, ctx, mo);
   auto opt = nn::make_optimizer("adam", net->parameters(), 1e-3f);
   const int nb = 16;
