@@ -1,4 +1,5 @@
 // vkwb bench gemm|train|envs [--json]: the figures in docs/PERFORMANCE.md.
+#include <cstdlib>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -84,6 +85,7 @@ static void register_bench(CLI::App& app) {
   dqn->add_option("--reps", dopt->reps, "repetitions (median reported)")->capture_default_str();
   dqn->add_option("--optimizer", dopt->optimizer, "rmsprop or adam")->capture_default_str();
   dqn->callback([json, dopt] {
+    setenv("LP_NUM_THREADS", "0", /*overwrite=*/0);   // as `vkwb dqn` does (see cmd_dqn.cpp)
     auto r = bench::bench_dqn(open_device(), *dopt);
     if (*json) {
       nlohmann::json j = {{"device", r.device}, {"updates_per_sec", r.updates_per_sec}, {"updates_per_sec_reps", r.updates_per_sec_reps},

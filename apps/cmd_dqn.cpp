@@ -1,6 +1,7 @@
 // vkwb dqn: train a DQN agent (agents/dqn_run.h) or, with --agent tabular, tabular Q-learning on a
 // GridWorld. Every DqnConfig field is a flag (--lr, --n-step, --double, --eval-every, ...), applied
 // on top of a preset (--preset minatar|small; default by env). Ctrl-C writes a checkpoint first.
+#include <cstdlib>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -99,6 +100,11 @@ void run(const DqnArgs& a) {
   if (a.agent != "dqn") throw Error("--agent must be dqn or tabular, got '" + a.agent + "'");
   if (a.out.empty()) throw Error("--out is required (the run directory, e.g. runs/breakout-s1)");
 
+  // DQN's kernels are small (batch 32): on llvmpipe the thread-pool hand-off per dispatch costs
+  // more than the second core gains (72 -> 91 updates/s measured, docs/PERFORMANCE.md), so run
+  // them on the driver's queue thread unless the user chose. Other drivers ignore the variable;
+  // results are identical either way (no atomics in any kernel).
+  setenv("LP_NUM_THREADS", "0", /*overwrite=*/0);
   Device& dev = open_device();
   g_stop.store(false);
   auto previous = std::signal(SIGINT, on_sigint);
