@@ -1,5 +1,7 @@
 #include "agents/dqn_run.h"
 
+#include "engine/kernels.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -10,6 +12,7 @@
 #include <optional>
 
 #include "engine/error.h"
+#include "engine/kernels.h"
 #include "envs/gif.h"
 #include "nets/io/checkpoint_file.h"
 #include "nets/io/metrics.h"
@@ -210,6 +213,12 @@ DqnRunResult run_dqn(const DqnConfig& cfg_in, Device& dev, const DqnRunOptions& 
     std::fflush(stdout);
   }
 
+  if (opt.resume) {
+    WarmUp w = warm_up_run(dev, run.path());
+    if (w.pipelines && opt.verbose)
+      std::printf("warm-up: %zu pipelines from %s/pipelines.txt in %.0f ms\n", w.pipelines, run.path().c_str(), w.ms), std::fflush(stdout);
+  }
+
   auto save_checkpoint = [&]() {
     io::CheckpointData c;
     agent.save(c);
@@ -222,6 +231,7 @@ DqnRunResult run_dqn(const DqnConfig& cfg_in, Device& dev, const DqnRunOptions& 
     const std::string path = run.checkpoint_path(st.frame);
     io::write_checkpoint(path, c);
     prune_checkpoints(run.checkpoints_dir(), cfg.keep_checkpoints);
+    save_run_manifest(dev, run.path());
     result.checkpoint = path;
   };
 

@@ -30,14 +30,17 @@ static void register_devices(CLI::App& app) {
   auto json = std::make_shared<bool>(false);
   cmd->add_flag("--json", *json, "print JSON");
   cmd->callback([json] {
-    auto all = Device::list();
+    std::string why;
+    auto all = Device::list(&why);
     if (*json) {
       nlohmann::json j = nlohmann::json::array();
       for (auto& d : all) j.push_back(to_json(d));
       std::printf("%s\n", j.dump(2).c_str());
       return;
     }
-    if (all.size() == 1) std::printf("no Vulkan device found (install mesa-vulkan-drivers for lavapipe); only the CPU reference backend\n");
+    if (all.size() == 1)
+      std::printf("no Vulkan device found (%s); only the CPU reference backend\n",
+                  why.empty() ? "install mesa-vulkan-drivers for lavapipe" : why.c_str());
     for (auto& d : all) {
       if (d.index < 0) {
         std::printf("cpu: CPU reference backend (plain loops, float32/float64; the test oracle)\n");

@@ -53,6 +53,10 @@ int main(int argc, char** argv) {
   app.add_option("--device", global().device, "device: index, name substring, or 'cpu' (default: $VKWB_DEVICE, then the best)");
   app.add_flag("--validate", global().validate, "enable the Vulkan validation layer (also VKWB_VALIDATE=1)");
   register_all(app);
+  // Parse errors (unknown flag, bad value, missing subcommand) in one line, like every other error.
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return std::string("vkwb: error: ") + e.what() + " (see --help)\n";
+  });
   int rc = 0;
   try {
     app.parse(argc, argv);

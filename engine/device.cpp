@@ -73,6 +73,7 @@ const char* kNoVulkan =
     "`apt-get install libvulkan1 mesa-vulkan-drivers` (lavapipe runs on any CPU), or use --device cpu";
 
 VkInstance make_instance(bool validate, bool* has_debug_utils) {
+  vk_load_loader();
   uint32_t api = VK_API_VERSION_1_1;
   auto enum_version = reinterpret_cast<PFN_vkEnumerateInstanceVersion>(
       vkGetInstanceProcAddr(nullptr, "vkEnumerateInstanceVersion"));
@@ -107,6 +108,12 @@ VkInstance make_instance(bool validate, bool* has_debug_utils) {
   VkResult r = vkCreateInstance(&ci, nullptr, &inst);
   if (r == VK_ERROR_INCOMPATIBLE_DRIVER || r == VK_ERROR_INITIALIZATION_FAILED) throw Error(kNoVulkan);
   vk_check(r, "vkCreateInstance");
+  try {
+    vk_load_instance(inst);
+  } catch (...) {
+    if (vkDestroyInstance) vkDestroyInstance(inst, nullptr);
+    throw;
+  }
   return inst;
 }
 
@@ -242,13 +249,14 @@ std::unique_ptr<Device> Device::create_cpu() {
   return d;
 }
 
-std::vector<DeviceInfo> Device::list() {
+std::vector<DeviceInfo> Device::list(std::string* why) {
   std::vector<DeviceInfo> out;
   bool dbg = false;
   VkInstance inst = VK_NULL_HANDLE;
   try {
     inst = make_instance(false, &dbg);
-  } catch (const Error&) {
+  } catch (const Error& e) {
+    if (why) *why = e.what();
   }
   if (inst) {
     auto pds = physical_devices(inst);

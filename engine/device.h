@@ -4,7 +4,7 @@
 // Devices live in a process-wide registry so tensors can refer to them by pointer; they are
 // destroyed by Device::close_all() (the CLI and the test fixture call it on exit).
 #pragma once
-#include <vulkan/vulkan.h>
+#include "engine/vk.h"
 
 #include <atomic>
 #include <cstdint>
@@ -69,7 +69,9 @@ class Device {
   static Device& open(const DeviceOptions& opts = {});
   static Device& open(const std::string& spec);
   static Device& cpu();
-  static std::vector<DeviceInfo> list();   // every Vulkan device plus the CPU backend
+  // Every Vulkan device plus the CPU backend; when Vulkan itself is unusable (no loader, no
+  // driver) only the CPU backend, and `why` (if given) receives the reason.
+  static std::vector<DeviceInfo> list(std::string* why = nullptr);
   static void close_all();
 
   ~Device();

@@ -3,7 +3,7 @@
 // that recorded-but-unfinished GPU work may still touch (frees are deferred to the end of the
 // stream epoch they happened in). On the CPU backend the same interface wraps aligned malloc.
 #pragma once
-#include <vulkan/vulkan.h>
+#include "engine/vk.h"
 
 #include <cstddef>
 #include <cstdint>

@@ -5,7 +5,7 @@
 // Epochs: every command buffer gets an epoch number when it starts recording; the allocator
 // defers frees until the epoch that could still read the memory has completed.
 #pragma once
-#include <vulkan/vulkan.h>
+#include "engine/vk.h"
 
 #include <cstdint>
 #include <deque>

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "engine/autograd.h"
+#include "engine/kernels.h"
 #include "engine/ops.h"
 #include "nets/checkpoint.h"
 #include "nets/data/augment.h"
@@ -170,6 +171,7 @@ void ClassifierTrainer::save_checkpoint(int epoch) {
   save_module(ck, "model.", *model_);
   save_optimizer(ck, "optim.", *opt_);
   io::write_checkpoint(run.checkpoint_path(epoch), ck);
+  save_run_manifest(dev_, run.path());
 }
 
 int ClassifierTrainer::load_latest_checkpoint() {
@@ -205,6 +207,11 @@ std::vector<EpochResult> ClassifierTrainer::run() {
       run.write_config(j);
     }
     metrics = std::make_unique<io::MetricsLogger>(run.path(), cfg_.resume, cfg_.resume ? std::optional<int64_t>(step_) : std::nullopt);
+    if (cfg_.resume) {
+      WarmUp w = warm_up_run(dev_, run.path());
+      if (w.pipelines && !cfg_.quiet)
+        std::fprintf(stderr, "warm-up: %zu pipelines from %s/pipelines.txt in %.0f ms\n", w.pipelines, run.path().c_str(), w.ms);
+    }
   }
   data::AugmentOptions ao;
   ao.crop_padding = cfg_.crop_padding;
