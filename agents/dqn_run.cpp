@@ -243,8 +243,25 @@ DqnRunResult run_dqn(const DqnConfig& cfg_in, Device& dev, const DqnRunOptions& 
   std::string progress_text;
   int64_t last_checkpoint = ck ? st.frame : -1;
 
+  // Dashboard snapshots: the running curves are kept only when someone reads them.
+  std::vector<std::pair<int64_t, double>> episode_returns;
+  DqnStats last_stats;
+  double last_fps = 0;
+  auto publish = [&](bool finished) {
+    if (!opt.monitor) return;
+    DqnSnapshot s;
+    s.frame = st.frame, s.total_frames = cfg.frames, s.updates = agent.updates(), s.episodes = st.episode;
+    s.epsilon = epsilon_at(cfg, st.frame), s.loss = last_stats.loss, s.q_mean = last_stats.q_mean, s.fps = last_fps;
+    s.episode_returns = episode_returns;
+    s.evals = result.evals;
+    s.screen = env->render();
+    s.finished = finished;
+    opt.monitor->publish(std::move(s));
+  };
+
   const size_t obs_size = env->observation_shape().size();
   std::vector<uint8_t> obs(env->observation(), env->observation() + obs_size);
+  publish(false);
   while (st.frame < cfg.frames) {
     if (opt.stop && opt.stop->load()) {
       result.stopped = true;
@@ -263,6 +280,7 @@ DqnRunResult run_dqn(const DqnConfig& cfg_in, Device& dev, const DqnRunOptions& 
       episodes.log(st.frame, {{"episode", double(st.episode)}, {"return", st.ep_return}, {"length", double(st.ep_length)},
                               {"epsilon", eps}});
       st.win_return += st.ep_return, st.win_length += double(st.ep_length), ++st.win_episodes;
+      if (opt.monitor) episode_returns.emplace_back(st.frame, st.ep_return);
       st.ep_return = 0, st.ep_length = 0;
       env->reset(derive_seed(cfg.seed, 1, uint64_t(++st.episode)));
     }
@@ -284,6 +302,7 @@ DqnRunResult run_dqn(const DqnConfig& cfg_in, Device& dev, const DqnRunOptions& 
       const DqnStats ds = agent.take_stats();
       const double secs = std::chrono::duration<double>(Clock::now() - window_start).count();
       const double fps = secs > 0 ? double(st.frame - window_frame) / secs : 0.0;
+      last_stats = ds, last_fps = fps;
       const double ep_ret = st.win_episodes ? st.win_return / double(st.win_episodes) : kNaN;
       const double ep_len = st.win_episodes ? st.win_length / double(st.win_episodes) : kNaN;
       metrics.log(st.frame, {{"episodes", double(st.episode)},
@@ -311,12 +330,14 @@ DqnRunResult run_dqn(const DqnConfig& cfg_in, Device& dev, const DqnRunOptions& 
       }
     }
     if (progress && (do_log || st.frame % 256 == 0)) progress->update(st.frame, progress_text);
+    if (opt.monitor && (do_eval || (opt.publish_every > 0 && st.frame % opt.publish_every == 0))) publish(false);
     if (cfg.checkpoint_every > 0 && st.frame % cfg.checkpoint_every == 0) {
       save_checkpoint();
       last_checkpoint = st.frame;
     }
   }
   if (last_checkpoint != st.frame) save_checkpoint();   // the end of the run, or an interruption
+  publish(true);
   if (progress) progress->finish(progress_text);
   result.frames = st.frame;
   result.updates = agent.updates();

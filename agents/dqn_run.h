@@ -12,7 +12,9 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "agents/dqn.h"
@@ -34,11 +36,48 @@ struct EvalResult {
   std::string gif;   // path of the recorded episode ("" if none)
 };
 
+// What a run publishes for a reader on another thread (the dashboard): a copy made under the
+// monitor's mutex every `publish_every` frames, at each evaluation and at the end. The reader
+// never touches the agent, the env or the device.
+struct DqnSnapshot {
+  int64_t frame = 0, total_frames = 0, updates = 0, episodes = 0;
+  double epsilon = 1, loss = 0, q_mean = 0, fps = 0;
+  std::vector<std::pair<int64_t, double>> episode_returns;   // (frame at its end, return), this call's
+  std::vector<EvalResult> evals;                              // this call's evaluations
+  envs::Image screen;                                         // the training env at `frame`
+  bool finished = false;
+};
+
+class DqnMonitor {
+ public:
+  void publish(DqnSnapshot s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    snap_ = std::move(s);
+    ++version_;
+  }
+  DqnSnapshot snapshot() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return snap_;
+  }
+  // Increases with every publish: a reader copies only when it changed.
+  uint64_t version() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return version_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  DqnSnapshot snap_;
+  uint64_t version_ = 0;
+};
+
 struct DqnRunOptions {
   std::string out;                           // run directory, e.g. runs/breakout-s1
   bool resume = false;                       // continue the run in `out` from its newest checkpoint
   bool verbose = true;                       // print the config and a progress bar (stderr)
   const std::atomic<bool>* stop = nullptr;   // when set (Ctrl-C): checkpoint and return early
+  DqnMonitor* monitor = nullptr;             // when set: snapshots for another thread
+  int64_t publish_every = 1000;              // frames between snapshots
 };
 
 struct DqnRunResult {

@@ -2,7 +2,10 @@
 // GridWorld, exact resume, corrupt checkpoints, and every algorithm variant's update step.
 #include <boost/test/unit_test.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -361,6 +364,55 @@ BOOST_AUTO_TEST_CASE(corrupt_checkpoint_gives_a_clear_error_and_loses_nothing) {
   BOOST_CHECK_THROW(run_dqn(bad, test::gpu(), {.out = tmp.run("never"), .verbose = false}), Error);
   BOOST_TEST(!fs::exists(tmp.run("never")));
   BOOST_CHECK_THROW(run_dqn(c, test::gpu(), {.out = tmp.run("run"), .verbose = false}), Error);   // exists already
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(monitor)
+
+// A reader thread sees consistent, growing snapshots while the run trains, and the last one
+// matches the run's result.
+BOOST_AUTO_TEST_CASE(snapshots_for_a_dashboard_thread) {
+  TempDir tmp("monitor");
+  DqnConfig c = tiny();
+  c.eval_every = 300;
+  c.eval_episodes = 2;
+  DqnMonitor mon;
+  std::atomic<bool> done{false};
+  std::atomic<int> bad{0}, seen{0};
+  std::thread reader([&] {
+    uint64_t last_version = 0;
+    int64_t last_frame = -1;
+    while (!done.load()) {
+      if (mon.version() != last_version) {
+        DqnSnapshot s = mon.snapshot();
+        last_version = mon.version();
+        if (s.frame < last_frame || s.total_frames != c.frames || s.screen.rgb.size() != size_t(3 * s.screen.width * s.screen.height) ||
+            s.screen.width <= 0 || int64_t(s.episode_returns.size()) > s.episodes)
+          ++bad;
+        last_frame = s.frame;
+        ++seen;
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  });
+  const DqnRunResult r = run_dqn(c, test::gpu(), {.out = tmp.run("run"), .verbose = false, .monitor = &mon, .publish_every = 100});
+  done = true;
+  reader.join();
+  BOOST_TEST(bad.load() == 0);
+  BOOST_TEST(seen.load() >= 1);
+  // 1 at the start, 6 every 100 frames (the evaluations at 300 and 600 among them), 1 at the end.
+  BOOST_TEST(mon.version() == 8u);
+  const DqnSnapshot last = mon.snapshot();
+  BOOST_TEST(last.finished);
+  BOOST_TEST(last.frame == r.frames);
+  BOOST_TEST(last.updates == r.updates);
+  BOOST_TEST(last.episodes == r.episodes);
+  BOOST_TEST(int64_t(last.episode_returns.size()) == r.episodes);
+  BOOST_TEST(last.evals.size() == 2u);
+  BOOST_TEST(last.evals.size() == r.evals.size());
+  BOOST_TEST(std::isfinite(last.loss));
+  for (auto& [frame, ret] : last.episode_returns) BOOST_TEST((ret == 1.0 || ret == -1.0));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
