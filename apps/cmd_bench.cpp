@@ -55,13 +55,17 @@ static void register_bench(CLI::App& app) {
       std::printf("%s\n", nlohmann::json({{"device", dev.name()}, {"model", r.model}, {"width", *width}, {"batch", r.batch},
                                           {"train_images_per_sec", r.images_per_sec}, {"ms_per_step", r.ms_per_step},
                                           {"inference_images_per_sec", r.inference_images_per_sec},
-                                          {"peak_rss_mib", r.peak_rss_mib}, {"profile", r.profile}})
+                                          {"peak_rss_mib", r.peak_rss_mib}, {"first_step_ms", r.first_step_ms},
+                                          {"pipelines", r.pipelines}, {"warm_up_ms", r.warm_up_ms}, {"profile", r.profile}})
                               .dump(2)
                               .c_str());
       return;
     }
     std::printf("%s (width %g) on %s, batch %d, Adam: %.0f img/s (%.2f ms/step); inference batch 1000: %.0f img/s; peak RSS %.0f MiB\n",
                 r.model.c_str(), *width, dev.name().c_str(), r.batch, r.images_per_sec, r.ms_per_step, r.inference_images_per_sec, r.peak_rss_mib);
+    if (r.pipelines)
+      std::printf("start-up: first step %.0f ms, creating %zu pipelines on the way; the same %zu created up front in one batch (warm-up): %.0f ms\n",
+                  r.first_step_ms, r.pipelines, r.pipelines, r.warm_up_ms);
     if (!r.profile.empty()) std::printf("%s", r.profile.c_str());
   });
 

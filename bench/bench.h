@@ -18,6 +18,11 @@ struct TrainBenchResult {
   double images_per_sec, ms_per_step, inference_images_per_sec;
   double peak_rss_mib;
   std::string profile;   // per-kernel table when profiling was on
+  // Start-up: the first step (pipelines created lazily as its kernels first run), and creating
+  // those same pipelines in one batch on a fresh KernelCache (what a run's warm-up does).
+  double first_step_ms = 0;
+  size_t pipelines = 0;
+  double warm_up_ms = 0;
 };
 TrainBenchResult bench_train(Device& dev, const std::string& model, int batch, int steps, bool profile, float width = 1.f);
 

@@ -2,11 +2,13 @@
 // entropy, backward, optimizer), on pre-built batches, as the PyTorch peer measures it.
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <random>
 
 #include "bench/bench.h"
 #include "engine/autograd.h"
+#include "engine/kernels.h"
 #include "engine/ops.h"
 #include "engine/stream.h"
 #include "nets/models/models.h"
@@ -47,8 +49,30 @@ TrainBenchResult bench_train(Device& dev, const std::string& model, int batch, i
     opt->step();
     return loss;
   };
-  for (int i = 0; i < 20; ++i) step(i);
+  const size_t before = dev.is_cpu() ? 0 : dev.kernels().size();
+  auto tf = clk::now();
+  step(0).item();
+  const double first_ms = 1e3 * std::chrono::duration<double>(clk::now() - tf).count();
+  for (int i = 1; i < 20; ++i) step(i);
   dev.sync();
+  size_t pipelines = 0;
+  double warm_ms = 0;
+  if (!dev.is_cpu()) {
+    auto keys = dev.kernels().keys();
+    keys.erase(keys.begin(), keys.begin() + std::ptrdiff_t(before));
+    pipelines = keys.size();
+    const char* saved = std::getenv("VKWB_PIPELINE_CACHE");
+    std::string saved_value = saved ? saved : "";
+    ::setenv("VKWB_PIPELINE_CACHE", "0", 1);   // a cold cache, and nothing written
+    {
+      KernelCache fresh(dev);
+      auto tw = clk::now();
+      fresh.warm_up(keys);
+      warm_ms = 1e3 * std::chrono::duration<double>(clk::now() - tw).count();
+    }
+    if (saved) ::setenv("VKWB_PIPELINE_CACHE", saved_value.c_str(), 1);
+    else ::unsetenv("VKWB_PIPELINE_CACHE");
+  }
   if (profile && !dev.is_cpu()) {
     dev.stream().set_profiling(true);
     dev.stream().reset_timings();
@@ -62,7 +86,7 @@ TrainBenchResult bench_train(Device& dev, const std::string& model, int batch, i
   }
   last.item();
   double el = std::chrono::duration<double>(clk::now() - t0).count();
-  TrainBenchResult r{model, batch, steps * double(batch) / el, 1e3 * el / steps, 0, peak_rss_mib(), ""};
+  TrainBenchResult r{model, batch, steps * double(batch) / el, 1e3 * el / steps, 0, peak_rss_mib(), "", first_ms, pipelines, warm_ms};
   if (profile && !dev.is_cpu()) {
     r.profile = dev.stream().timing_table();
     dev.stream().set_profiling(false);
