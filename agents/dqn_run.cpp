@@ -1,7 +1,5 @@
 #include "agents/dqn_run.h"
 
-#include "engine/kernels.h"
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
