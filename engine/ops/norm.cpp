@@ -1,43 +1,100 @@
-// Normalisation layers composed from primitive ops: batch norm (batch statistics in training,
-// running statistics in evaluation) and AlexNet's local response norm.
+// Normalisation layers: batch norm (fused kernels, shaders/batchnorm.comp; batch statistics in
+// training, running statistics in evaluation) and AlexNet's local response norm (composed).
 #include "engine/autograd.h"
 #include "engine/ops.h"
 #include "engine/ops/launch.h"
+#include "engine/reference/reference.h"
 
 namespace vkwb {
 using namespace detail;
 
+namespace {
+
+// One batchnorm.comp dispatch (see the shader for the modes). x, dy and k are read through texel
+// buffers when all three can be; `dummy` fills unused bindings.
+void launch_bn(Device& dev, int mode, BatchNormP p, const Tensor& x, const Tensor* dy, const Tensor* k, Tensor& out,
+               const Tensor& w, const Tensor& b, Tensor* rm, Tensor* rv, uint32_t groups) {
+  const Tensor& dyt = dy ? *dy : x;
+  const Tensor& kt = k ? *k : x;
+  bool tex = texel_ok(x) && texel_ok(dyt) && texel_ok(kt);
+  auto in = [&](const Tensor& t, int32_t& off) -> KernelArg {
+    off = tex ? texel_index(t) : 0;
+    return tex ? texel(t) : KernelArg(t);
+  };
+  KernelArg ax = in(x, p.x_texel), ady = in(dyt, p.dy_texel), ak = in(kt, p.k_texel);
+  launch(dev, tex ? ShaderId::batchnorm_texel : ShaderId::batchnorm, {i32(local_1d(dev)), mode}, p,
+         {ax, ady, ak, out, w.defined() ? w : out, b.defined() ? b : out, rm ? *rm : out, rv ? *rv : out}, groups);
+}
+
+}  // namespace
+
+// Fused: training is one reduction dispatch (per-channel mean and variance, running statistics)
+// and one elementwise dispatch; backward the same two (per-channel sums, then dx). Evaluation uses
+// the running statistics. PyTorch semantics: biased variance for normalising, unbiased for the
+// running estimate.
 Tensor batch_norm(const Tensor& x, Tensor& running_mean, Tensor& running_var, const Tensor& weight, const Tensor& bias,
                   bool training, float momentum, float eps) {
   check_float(x, "batch_norm");
   if (x.dim() != 2 && x.dim() != 4) throw Error("batch_norm: input must be [N, C] or [N, C, H, W], got " + x.shape().str());
   int64_t N = x.size(0), C = x.size(1), HW = x.dim() == 4 ? x.size(2) * x.size(3) : 1;
-  for (const Tensor* t : std::initializer_list<const Tensor*>{&running_mean, &running_var, &weight, &bias})
+  for (const Tensor* t : std::initializer_list<const Tensor*>{&running_mean, &running_var, &weight, &bias}) {
     if (t->defined() && (t->dim() != 1 || t->size(0) != C))
       throw Error("batch_norm: parameter " + t->shape().str() + " does not match " + std::to_string(C) + " channels");
-  Tensor x3 = x.reshape({N, C, HW});
-  Tensor mu, var;
-  if (training) {
-    if (N * HW < 2) throw Error("batch_norm: training needs more than one value per channel, got input " + x.shape().str());
-    mu = mean(mean(x3, 2, true), 0, true);                       // [1, C, 1]
-    var = mean(mean(square(sub(x3, mu)), 2, true), 0, true);     // biased, as used for normalising
-    if (running_mean.defined()) {
-      NoGradGuard ng;
-      float n = float(N * HW);
-      Tensor rm = add(mul(running_mean, 1.f - momentum), mul(mu.detach().reshape({C}), momentum));
-      Tensor rv = add(mul(running_var, 1.f - momentum), mul(var.detach().reshape({C}), momentum * n / (n - 1.f)));
-      copy_(running_mean, rm);
-      copy_(running_var, rv);
-    }
-  } else {
-    if (!running_mean.defined()) throw Error("batch_norm: evaluation needs running statistics");
-    mu = running_mean.reshape({1, C, 1});
-    var = running_var.reshape({1, C, 1});
+    if (t->defined()) check_same_device(x, *t, "batch_norm");
   }
-  Tensor y = div(sub(x3, mu), sqrt(add(var, eps)));
-  if (weight.defined()) y = mul(y, weight.reshape({1, C, 1}));
-  if (bias.defined()) y = add(y, bias.reshape({1, C, 1}));
-  return y.reshape(x.shape());
+  if (running_mean.defined() != running_var.defined()) throw Error("batch_norm: running mean and variance go together");
+  if (training && N * HW < 2) throw Error("batch_norm: training needs more than one value per channel, got input " + x.shape().str());
+  if (!training && !running_mean.defined()) throw Error("batch_norm: evaluation needs running statistics");
+  for (const Tensor* t : std::initializer_list<const Tensor*>{&running_mean, &running_var, &weight, &bias})
+    if (t->defined() && t->dtype() != x.dtype()) throw Error("batch_norm: parameters must have the input's dtype");
+  Device& dev = x.device();
+  const Tensor& xc = x;
+  bool update = training && running_mean.defined();
+  BatchNormP p{u32(N), u32(C), u32(HW), eps, momentum,
+               (update ? 1 : 0) | (weight.defined() ? 2 : 0) | (bias.defined() ? 4 : 0) | (training ? 8 : 0), 0, 0, 0};
+  Tensor stats = Tensor::empty({4 * C}, dev, x.dtype());
+  Tensor y = Tensor::empty(x.shape(), dev, x.dtype());
+  if (dev.is_cpu()) {
+    with_float_type(x.dtype(), [&](auto t) {
+      using T = decltype(t);
+      auto ptr = [](const Tensor& u) { return u.defined() ? u.data<T>() : nullptr; };
+      ref::batch_norm_stats<T>(p, xc.data<T>(), ptr(weight), ptr(bias), ptr(running_mean), ptr(running_var), training,
+                               stats.data<T>());
+      ref::batch_norm_apply<T>(p, xc.data<T>(), stats.data<T>(), y.data<T>());
+    });
+  } else {
+    uint32_t cg = u32(std::min<int64_t>(C, max_groups(dev)));
+    Tensor* rm = running_mean.defined() ? &running_mean : nullptr;
+    Tensor* rv = running_var.defined() ? &running_var : nullptr;
+    if (training) launch_bn(dev, 0, p, xc, nullptr, nullptr, stats, weight, bias, rm, rv, cg);
+    else launch_bn(dev, 1, p, xc, nullptr, nullptr, stats, weight, bias, rm, rv, groups_1d(dev, C));
+    launch_bn(dev, 2, p, xc, nullptr, &stats, y, weight, bias, nullptr, nullptr, groups_1d(dev, x.numel()));
+  }
+  if (needs_grad({x, weight, bias})) {
+    Tensor xd = xc.detach(), wd = weight.defined() ? weight.detach() : Tensor();
+    bool want_w = weight.defined() && weight.requires_grad(), want_b = bias.defined() && bias.requires_grad();
+    record("batch_norm", y, {x, weight, bias}, [=](const Tensor& g) {
+      Device& d = xd.device();
+      const Tensor& dy = g;
+      Tensor coef = Tensor::empty({5 * C}, d, xd.dtype());
+      Tensor dx = Tensor::empty(xd.shape(), d, xd.dtype());
+      BatchNormP q = p;
+      q.flags &= ~1;
+      if (d.is_cpu()) {
+        with_float_type(xd.dtype(), [&](auto t) {
+          using T = decltype(t);
+          ref::batch_norm_backward<T>(q, xd.data<T>(), dy.data<T>(), wd.defined() ? wd.data<T>() : nullptr,
+                                      stats.data<T>(), coef.data<T>(), dx.data<T>());
+        });
+      } else {
+        launch_bn(d, 3, q, xd, &dy, &stats, coef, wd, Tensor(), nullptr, nullptr, u32(std::min<int64_t>(C, max_groups(d))));
+        launch_bn(d, 4, q, xd, &dy, &coef, dx, wd, Tensor(), nullptr, nullptr, groups_1d(d, xd.numel()));
+      }
+      return std::vector<Tensor>{dx.reshape(xd.shape()), want_w ? narrow(coef, 0, 0, C) : Tensor(),
+                                 want_b ? narrow(coef, 0, C, C) : Tensor()};
+    });
+  }
+  return y;
 }
 
 Tensor local_response_norm(const Tensor& x, int size, float alpha, float beta, float k) {

@@ -22,6 +22,9 @@ struct ConvP {   // conv_implicit.comp
 };
 struct PoolP { int32_t planes, H, W, OH, OW, KH, KW, sh, sw, ph, pw, count_pad, in_texel, idx_texel; };
 struct IndexP { uint32_t outer, R, J, inner; };
+struct BatchNormP {   // batchnorm.comp; flags: 1 update running stats, 2 weight, 4 bias, 8 training (backward)
+  uint32_t N, C, HW; float eps, momentum; int32_t flags, x_texel, dy_texel, k_texel;
+};
 struct OptimP { uint32_t n; float lr, wd, a, b, eps, c1, c2; int32_t flags; float mom; int32_t first; };
 
 static_assert(sizeof(BinaryP) == 68 && sizeof(CopyP) == 80 && sizeof(OptimP) == 44, "push constant layout");

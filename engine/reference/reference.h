@@ -3,6 +3,7 @@
 // Templated on the element type so gradient checks can run them in double; accumulations are in
 // double regardless. Obviously correct beats fast here (GEMM may use BLAS: see gemm()).
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -384,6 +385,77 @@ template <class T> void optim(OptimOp op, const OptimP& p, T* prm, const T* grad
       }
     }
     prm[i] = T(w);
+  }
+}
+
+// Batch norm, as shaders/batchnorm.comp (same modes, buffers and layouts), in T with double sums.
+// stats = [mean, var, scale, shift] (4C); coef = [dw, db, g, b2, c2] (5C).
+template <class T> void batch_norm_stats(const BatchNormP& p, const T* x, const T* w, const T* b, T* rm, T* rv,
+                                         bool training, T* stats) {
+  const uint32_t C = p.C;
+  const double M = double(p.N) * p.HW;
+  for (uint32_t c = 0; c < C; ++c) {
+    double mean, var;
+    if (training) {
+      double s = 0, ss = 0;
+      for (uint32_t n = 0; n < p.N; ++n)
+        for (uint32_t i = 0; i < p.HW; ++i) s += double(x[(size_t(n) * C + c) * p.HW + i]);
+      mean = s / M;
+      for (uint32_t n = 0; n < p.N; ++n)
+        for (uint32_t i = 0; i < p.HW; ++i) {
+          double d = double(x[(size_t(n) * C + c) * p.HW + i]) - mean;
+          ss += d * d;
+        }
+      var = ss / M;
+      if (p.flags & 1) {
+        double m = p.momentum;
+        rm[c] = T((1 - m) * double(rm[c]) + m * mean);
+        rv[c] = T((1 - m) * double(rv[c]) + m * var * M / std::max(M - 1, 1.0));
+      }
+    } else {
+      mean = double(rm[c]);
+      var = double(rv[c]);
+    }
+    double sc = ((p.flags & 2) ? double(w[c]) : 1.0) / std::sqrt(var + double(p.eps));
+    stats[c] = T(mean);
+    stats[C + c] = T(var);
+    stats[2 * C + c] = T(sc);
+    stats[3 * C + c] = T(((p.flags & 4) ? double(b[c]) : 0.0) - mean * sc);
+  }
+}
+template <class T> void batch_norm_apply(const BatchNormP& p, const T* x, const T* stats, T* y) {
+  const size_t total = size_t(p.N) * p.C * p.HW;
+  for (size_t i = 0; i < total; ++i) {
+    size_t c = (i / p.HW) % p.C;
+    y[i] = T(double(x[i]) * double(stats[2 * p.C + c]) + double(stats[3 * p.C + c]));
+  }
+}
+template <class T> void batch_norm_backward(const BatchNormP& p, const T* x, const T* dy, const T* w,
+                                            const T* stats, T* coef, T* dx) {
+  const uint32_t C = p.C;
+  const double M = double(p.N) * p.HW;
+  for (uint32_t c = 0; c < C; ++c) {
+    double mean = double(stats[c]), inv = 1.0 / std::sqrt(double(stats[C + c]) + double(p.eps));
+    double sdy = 0, sdyx = 0;
+    for (uint32_t n = 0; n < p.N; ++n)
+      for (uint32_t i = 0; i < p.HW; ++i) {
+        size_t j = (size_t(n) * C + c) * p.HW + i;
+        sdy += double(dy[j]);
+        sdyx += double(dy[j]) * (double(x[j]) - mean);
+      }
+    double dw = sdyx * inv, db = sdy, g = ((p.flags & 2) ? double(w[c]) : 1.0) * inv;
+    bool training = p.flags & 8;
+    double b2 = training ? -g * inv * dw / M : 0.0, c2 = training ? -g * db / M - b2 * mean : 0.0;
+    coef[c] = T(dw);
+    coef[C + c] = T(db);
+    coef[2 * C + c] = T(g);
+    coef[3 * C + c] = T(b2);
+    coef[4 * C + c] = T(c2);
+    for (uint32_t n = 0; n < p.N; ++n)
+      for (uint32_t i = 0; i < p.HW; ++i) {
+        size_t j = (size_t(n) * C + c) * p.HW + i;
+        dx[j] = T(g * double(dy[j]) + b2 * double(x[j]) + c2);
+      }
   }
 }
 

@@ -127,6 +127,20 @@ BOOST_AUTO_TEST_CASE(norm_grads) {
     Tensor rm, rv;
     return batch_norm(in[0], rm, rv, in[1], in[2], true);
   }, {rnd({5, 3}, 35), rnd({3}, 36, 0.5, 1.5), rnd({3}, 37)});
+  gradcheck("batch_norm no affine, odd sizes", [](auto& in) {
+    Tensor rm, rv;
+    return batch_norm(in[0], rm, rv, Tensor(), Tensor(), true);
+  }, {rnd({3, 3, 5, 3}, 39, -1, 3)});
+  gradcheck("batch_norm eval", [](auto& in) {
+    Tensor rm = in[3], rv = in[4];
+    return batch_norm(in[0], rm, rv, in[1], in[2], false);
+  }, {rnd({3, 2, 3, 2}, 40), rnd({2}, 41, 0.5, 1.5), rnd({2}, 42), constant(rnd({2}, 43)), constant(rnd({2}, 44, 0.5, 2))});
+  setenv("VKWB_TEXEL", "0", 1);
+  gradcheck("batch_norm storage buffers", [](auto& in) {
+    Tensor rm, rv;
+    return batch_norm(in[0], rm, rv, in[1], in[2], true);
+  }, {rnd({4, 3, 3, 5}, 45), rnd({3}, 46, 0.5, 1.5), rnd({3}, 47)});
+  unsetenv("VKWB_TEXEL");
   gradcheck("local_response_norm", [](auto& in) { return local_response_norm(in[0], 3, 0.1f, 0.75f, 1.f); }, {rnd({2, 4, 2, 3}, 38)});
 }
 

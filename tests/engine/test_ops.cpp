@@ -177,6 +177,37 @@ BOOST_AUTO_TEST_CASE(normalisation) {
     Tensor y = batch_norm(in[0], rm, rv, in[1], in[2], true);
     return concat({y.reshape({-1}), rm, rv}, 0);
   }, {x, w, b}, 1e-4, 1e-4);
+  // The fused kernels in every mode, both input paths (texel / storage buffer), odd sizes, a
+  // channel longer than a workgroup (M = 3*33*17), 1-D inputs and no affine parameters.
+  Input big = rnd({3, 2, 33, 17}, 54, -1, 5), x1 = rnd({37, 5}, 55, -2, 2), w5 = rnd({5}, 56, 0.5, 1.5), b5 = rnd({5}, 57);
+  Input rm = rnd({3}, 58, -0.5, 0.5), rv = rnd({3}, 59, 0.5, 2.0);
+  for (const char* tex : {"1", "0"}) {
+    setenv("VKWB_TEXEL", tex, 1);
+    std::string sfx = std::string(" texel=") + tex;
+    check_op("batch_norm train big" + sfx, [](auto& in) {
+      Tensor rm = Tensor::zeros({2}, in[0].device(), in[0].dtype()), rv = Tensor::zeros({2}, in[0].device(), in[0].dtype());
+      Tensor y = batch_norm(in[0], rm, rv, Tensor(), Tensor(), true, 0.3f);
+      return concat({y.reshape({-1}), rm, rv}, 0);
+    }, {big}, 1e-4, 1e-4);
+    check_op("batch_norm train 1d" + sfx, [](auto& in) {
+      Tensor rm = Tensor::zeros({5}, in[0].device(), in[0].dtype()), rv = Tensor::zeros({5}, in[0].device(), in[0].dtype());
+      Tensor y = batch_norm(in[0], rm, rv, in[1], in[2], true);
+      return concat({y.reshape({-1}), rm, rv}, 0);
+    }, {x1, w5, b5}, 1e-4, 1e-4);
+    check_op("batch_norm eval" + sfx, [](auto& in) {
+      Tensor rm = in[3], rv = in[4];
+      return batch_norm(in[0], rm, rv, in[1], in[2], false);
+    }, {x, w, b, rm, rv}, 1e-4, 1e-4);
+  }
+  unsetenv("VKWB_TEXEL");
+  // Fused minus the definition composed from primitive ops: zero on the device and the reference.
+  check_op("batch_norm vs definition", [](auto& in) {
+    Tensor rm, rv, x3 = in[0].reshape({4, 3, 35});
+    Tensor mu = mean(mean(x3, 2, true), 0, true);
+    Tensor v = mean(mean(square(sub(x3, mu)), 2, true), 0, true);
+    Tensor want = add(mul(div(sub(x3, mu), sqrt(add(v, 1e-5f))), in[1].reshape({1, 3, 1})), in[2].reshape({1, 3, 1}));
+    return sub(batch_norm(in[0], rm, rv, in[1], in[2], true).reshape({4, 3, 35}), want);
+  }, {x, w, b}, 1e-5, 0);
   check_op("local_response_norm", [](auto& in) { return local_response_norm(in[0], 5, 1e-2f, 0.75f, 2.f); }, {x}, 1e-5, 1e-4);
   check_op("local_response_norm even", [](auto& in) { return local_response_norm(in[0], 2, 1e-2f, 0.75f, 2.f); }, {x}, 1e-5, 1e-4);
 }
