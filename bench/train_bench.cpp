@@ -61,17 +61,12 @@ TrainBenchResult bench_train(Device& dev, const std::string& model, int batch, i
     auto keys = dev.kernels().keys();
     keys.erase(keys.begin(), keys.begin() + std::ptrdiff_t(before));
     pipelines = keys.size();
-    const char* saved = std::getenv("VKWB_PIPELINE_CACHE");
-    std::string saved_value = saved ? saved : "";
-    ::setenv("VKWB_PIPELINE_CACHE", "0", 1);   // a cold cache, and nothing written
     {
-      KernelCache fresh(dev);
+      KernelCache fresh(dev, /*disk_cache=*/false);   // cold, and nothing written
       auto tw = clk::now();
       fresh.warm_up(keys);
       warm_ms = 1e3 * std::chrono::duration<double>(clk::now() - tw).count();
     }
-    if (saved) ::setenv("VKWB_PIPELINE_CACHE", saved_value.c_str(), 1);
-    else ::unsetenv("VKWB_PIPELINE_CACHE");
   }
   if (profile && !dev.is_cpu()) {
     dev.stream().set_profiling(true);

@@ -1,6 +1,5 @@
 #include "engine/kernels.h"
 
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -55,9 +54,9 @@ std::vector<char> read_all(const std::string& path) {
 
 }  // namespace
 
-KernelCache::KernelCache(Device& dev) : dev_(dev) {
+KernelCache::KernelCache(Device& dev, bool disk_cache) : dev_(dev) {
   modules_.assign(static_cast<size_t>(ShaderId::count_), VK_NULL_HANDLE);
-  cache_path_ = cache_file(dev_.physical());
+  if (disk_cache) cache_path_ = cache_file(dev_.physical());
   std::vector<char> data;
   if (!cache_path_.empty()) data = read_all(cache_path_);
   VkPipelineCacheCreateInfo ci{VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};

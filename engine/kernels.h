@@ -44,7 +44,9 @@ constexpr uint32_t kMaxPushBytes = 128;
 
 class KernelCache {
  public:
-  explicit KernelCache(Device& dev);
+  // disk_cache = false: an in-memory VkPipelineCache only, nothing read or written (benchmarks
+  // that time cold pipeline creation).
+  explicit KernelCache(Device& dev, bool disk_cache = true);
   ~KernelCache();
   KernelCache(const KernelCache&) = delete;
   KernelCache& operator=(const KernelCache&) = delete;

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "engine/device.h"
+#include "engine/kernels.h"
 #include "engine/memory.h"
 
 namespace vkwb {
@@ -93,8 +94,9 @@ void Stream::dispatch(VkPipeline pipeline, VkPipelineLayout layout, const Buffer
   VkCommandBuffer cb = begin();
   barrier(cb);
   vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
-  VkDescriptorBufferInfo infos[8];
-  VkWriteDescriptorSet writes[8];
+  if (nbufs > kMaxBindings) throw Error("internal: too many bindings");
+  VkDescriptorBufferInfo infos[kMaxBindings];
+  VkWriteDescriptorSet writes[kMaxBindings];
   for (uint32_t i = 0; i < nbufs; ++i) {
     infos[i] = {bufs[i].buffer, bufs[i].offset, bufs[i].range};
     writes[i] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};

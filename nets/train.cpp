@@ -170,7 +170,7 @@ void ClassifierTrainer::save_checkpoint(int epoch) {
   ck.meta["history"] = hist;
   save_module(ck, "model.", *model_);
   save_optimizer(ck, "optim.", *opt_);
-  io::write_checkpoint(run.checkpoint_path(epoch), ck);
+  io::write_checkpoint(run.checkpoint_path(step_), ck);   // named by the step counter, as DQN runs
   save_run_manifest(dev_, run.path());
 }
 

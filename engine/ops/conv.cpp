@@ -7,6 +7,7 @@
 // then Y' is permuted into y [nb, OC, OH, OW]. Groups are a batched GEMM over the group index.
 // Backward: dW += dY' @ cols^T, dcols = W^T @ dY', dx = col2im(dcols). ConvTranspose2d is the
 // adjoint: its forward is conv's data-backward and vice versa.
+#include <cstdio>
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -131,7 +132,15 @@ ConvP conv_params(const Geometry& g) {
 void launch_implicit(int mode, ConvP p, const Tensor& a, const Tensor& b, Tensor& out, const Tensor* bias,
                      int64_t rows, int64_t cols) {
   Device& dev = out.device();
-  int tm = int(std::min<int64_t>(rows, 8)), tn = 8;
+  // Register tile 16 x 32: on llvmpipe the texel gathers, not the FMAs or the register spills,
+  // bound the loop, so big tiles (fewer gathers per FMA) win. Measured on VGG-11-BN x0.25, one
+  // thread: conv time 2289 ms (8x8) -> 1221 (16x16), 1164 (32x8), 1046 (16x32); docs/PERFORMANCE.md.
+  int tm = int(std::min<int64_t>(rows, 16)), tn = 32;
+  if (const char* e = std::getenv("VKWB_CONV_TILE")) {   // tuning knob: TMxTN, 1..32
+    if (std::sscanf(e, "%dx%d", &tm, &tn) != 2 || tm < 1 || tn < 1 || tm > 32 || tn > 32)
+      throw Error(std::string("VKWB_CONV_TILE=") + e + ": expected TMxTN with sizes 1..32, e.g. 8x8");
+    tm = int(std::min<int64_t>(rows, tm));
+  }
   p.offA = texel_index(a);
   p.offB = texel_index(b);
   int64_t tiles = ((rows + tm - 1) / tm) * ((cols + tn - 1) / tn) * p.G * (mode == 1 ? p.slices : 1);

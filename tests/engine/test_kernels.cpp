@@ -77,6 +77,17 @@ BOOST_AUTO_TEST_CASE(manifest_round_trip_and_warm_up) {
     fs::resize_file(cache_file, 7);
     KernelCache truncated(d);
     BOOST_CHECK_EQUAL(truncated.warm_up({loaded[0]}), 1u);
+  }
+  {
+    // Without the disk cache nothing is read or written, even with a cache directory set.
+    fs::path off = dir / "off";
+    ::setenv("VKWB_PIPELINE_CACHE", off.c_str(), 1);
+    {
+      KernelCache cold(d, /*disk_cache=*/false);
+      BOOST_CHECK(cold.pipeline_cache_path().empty());
+      BOOST_CHECK_EQUAL(cold.warm_up(loaded), loaded.size());
+    }
+    BOOST_CHECK(!fs::exists(off));
     ::unsetenv("VKWB_PIPELINE_CACHE");
   }
   // warm_up_run reads the run directory's manifest; without one it does nothing.

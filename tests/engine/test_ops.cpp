@@ -136,6 +136,18 @@ BOOST_AUTO_TEST_CASE(convolution) {
     }
   }
   unsetenv("VKWB_CONV");
+  // Several register tiles in every direction (rows > 16 in the forward and the data gradient,
+  // columns > 32 everywhere, odd remainders): forward and all three gradients vs the reference.
+  {
+    Input x = rnd({2, 19, 9, 7}, 27), w = rnd({37, 19, 3, 3}, 28), b = rnd({37}, 29);
+    Conv2dOptions o{.pad_h = 1, .pad_w = 1};
+    check_op("conv2d multi-tile fwd+bwd", [o](auto& in) {
+      for (auto& t : in) t.requires_grad_();
+      Tensor y = conv2d(in[0], in[1], in[2], o);
+      sum(mul(y, y)).backward();
+      return concat({y.reshape({-1}), in[0].grad().reshape({-1}), in[1].grad().reshape({-1}), in[2].grad()}, 0);
+    }, {x, w, b}, 1e-3, 1e-4);
+  }
   // ConvTranspose2d: weight [C, OC/g, KH, KW]
   Input x = rnd({2, 4, 5, 6}, 24), w = rnd({4, 3, 3, 3}, 25), b = rnd({3}, 26);
   check_op("conv_transpose2d s2", [](auto& in) {
