@@ -8,6 +8,7 @@
 #include "bench/dqn_bench.h"
 #include "bench/env_bench.h"
 #include "engine/memory.h"
+#include "nets/optim.h"
 
 namespace vkwb::app {
 
@@ -37,22 +38,24 @@ static void register_bench(CLI::App& app) {
     std::printf("dispatch %.2f us (in one submission), submit+wait %.1f us\n", lat.dispatch_us, lat.submit_wait_us);
   });
 
-  auto* train = cmd->add_subcommand("train", "training throughput (images/s) on Fashion-MNIST-shaped batches, Adam");
-  auto model = std::make_shared<std::string>("lenet5");
-  auto batch = std::make_shared<int>(64);
-  auto steps = std::make_shared<int>(300);
-  auto profile = std::make_shared<bool>(false);
+  auto* train = cmd->add_subcommand("train", "training throughput (images/s) on random Fashion-MNIST- or CIFAR-shaped batches");
+  auto to = std::make_shared<bench::TrainBenchOptions>();
   auto width = std::make_shared<float>(1.f);
-  train->add_option("--model", *model, "model")->capture_default_str();
+  train->add_option("--model", to->model, "model")->capture_default_str();
   train->add_option("--width", *width, "model width multiplier")->capture_default_str()->check(CLI::PositiveNumber);
-  train->add_option("--batch", *batch, "batch size")->capture_default_str();
-  train->add_option("--steps", *steps, "timed steps")->capture_default_str();
-  train->add_flag("--profile", *profile, "per-kernel GPU time table (timestamps)");
-  train->callback([json, model, batch, steps, profile, width] {
+  train->add_option("--batch", to->batch, "batch size")->capture_default_str()->check(CLI::PositiveNumber);
+  train->add_option("--steps", to->steps, "timed steps")->capture_default_str()->check(CLI::PositiveNumber);
+  train->add_option("--image-size", to->image_size, "input size: 28 (Fashion-MNIST) or 32 (CIFAR)")->capture_default_str()->check(CLI::IsMember({28, 32}));
+  train->add_option("--channels", to->channels, "input channels")->capture_default_str()->check(CLI::Range(1, 3));
+  train->add_option("--optimizer", to->optimizer, "optimizer (default learning rate; adam 1e-3)")->capture_default_str()->check(CLI::IsMember(nn::optimizer_names()));
+  train->add_flag("--profile", to->profile, "per-kernel GPU time table (timestamps)");
+  train->callback([json, to, width] {
     Device& dev = open_device();
-    auto r = bench::bench_train(dev, *model, *batch, *steps, *profile, *width);
+    bench::TrainBenchOptions o = *to;
+    o.width = *width;
+    auto r = bench::bench_train(dev, o);
     if (*json) {
-      std::printf("%s\n", nlohmann::json({{"device", dev.name()}, {"model", r.model}, {"width", *width}, {"batch", r.batch},
+      std::printf("%s\n", nlohmann::json({{"device", dev.name()}, {"model", r.model}, {"width", *width}, {"batch", r.batch}, {"image_size", o.image_size}, {"channels", o.channels}, {"optimizer", o.optimizer},
                                           {"train_images_per_sec", r.images_per_sec}, {"ms_per_step", r.ms_per_step},
                                           {"inference_images_per_sec", r.inference_images_per_sec},
                                           {"peak_rss_mib", r.peak_rss_mib}, {"first_step_ms", r.first_step_ms},
@@ -61,8 +64,9 @@ static void register_bench(CLI::App& app) {
                               .c_str());
       return;
     }
-    std::printf("%s (width %g) on %s, batch %d, Adam: %.0f img/s (%.2f ms/step); inference batch 1000: %.0f img/s; peak RSS %.0f MiB\n",
-                r.model.c_str(), *width, dev.name().c_str(), r.batch, r.images_per_sec, r.ms_per_step, r.inference_images_per_sec, r.peak_rss_mib);
+    std::printf("%s (width %g, %dx%dx%d) on %s, batch %d, %s: %.0f img/s (%.2f ms/step); inference batch 1000: %.0f img/s; peak RSS %.0f MiB\n",
+                r.model.c_str(), *width, o.channels, o.image_size, o.image_size, dev.name().c_str(), r.batch, o.optimizer.c_str(),
+                r.images_per_sec, r.ms_per_step, r.inference_images_per_sec, r.peak_rss_mib);
     if (r.pipelines)
       std::printf("start-up: first step %.0f ms, creating %zu pipelines on the way; the same %zu created up front in one batch (warm-up): %.0f ms\n",
                   r.first_step_ms, r.pipelines, r.pipelines, r.warm_up_ms);

@@ -24,7 +24,17 @@ struct TrainBenchResult {
   size_t pipelines = 0;
   double warm_up_ms = 0;
 };
-TrainBenchResult bench_train(Device& dev, const std::string& model, int batch, int steps, bool profile, float width = 1.f);
+struct TrainBenchOptions {
+  std::string model = "lenet5";
+  int batch = 64;
+  int steps = 300;
+  bool profile = false;
+  float width = 1.f;
+  int image_size = 28;           // 28 (Fashion-MNIST) or 32 (CIFAR)
+  int channels = 1;
+  std::string optimizer = "adam";   // any of nn::optimizer_names(), default learning rate
+};
+TrainBenchResult bench_train(Device& dev, const TrainBenchOptions& o);
 
 double peak_rss_mib();   // VmHWM of this process
 

@@ -24,24 +24,30 @@ double peak_rss_mib() {
   return 0;
 }
 
-TrainBenchResult bench_train(Device& dev, const std::string& model, int batch, int steps, bool profile, float width) {
+TrainBenchResult bench_train(Device& dev, const TrainBenchOptions& o) {
   using clk = std::chrono::steady_clock;
+  const std::string& model = o.model;
+  const int batch = o.batch, steps = o.steps, S = o.image_size, C = o.channels;
+  const bool profile = o.profile;
+  const size_t pixels = size_t(C) * S * S;
   nn::ModuleContext ctx(dev, 0);
   nn::models::ModelOptions mo;
-  mo.width = width;
+  mo.width = o.width;
+  mo.image_size = S;
+  mo.in_channels = C;
   auto net = nn::models::make_model(model, ctx, mo);
-  auto opt = nn::make_optimizer("adam", net->parameters(), 1e-3f);
+  auto opt = nn::make_optimizer(o.optimizer, net->parameters(), o.optimizer == "adam" ? 1e-3f : 0.f);
   const int nb = 16;
   std::mt19937 g(0);
   std::uniform_real_distribution<float> u(-1, 1);
-  std::vector<std::vector<float>> xs(nb, std::vector<float>(size_t(batch) * 784));
+  std::vector<std::vector<float>> xs(nb, std::vector<float>(size_t(batch) * pixels));
   std::vector<std::vector<int32_t>> ys(nb, std::vector<int32_t>(size_t(batch)));
   for (int i = 0; i < nb; ++i) {
     for (auto& v : xs[i]) v = u(g);
     for (auto& v : ys[i]) v = int32_t(g() % 10);
   }
   auto step = [&](int i) {
-    Tensor x = Tensor::from(xs[size_t(i % nb)], {batch, 1, 28, 28}, dev);
+    Tensor x = Tensor::from(xs[size_t(i % nb)], {batch, C, S, S}, dev);
     Tensor y = Tensor::from(ys[size_t(i % nb)], {batch}, dev);
     Tensor loss = cross_entropy(net->forward(x), y);
     opt->zero_grad();
@@ -90,9 +96,9 @@ TrainBenchResult bench_train(Device& dev, const std::string& model, int batch, i
   {
     NoGradGuard ng;
     net->eval();
-    std::vector<float> big(1000 * 784);
+    std::vector<float> big(1000 * pixels);
     for (auto& v : big) v = u(g);
-    Tensor x = Tensor::from(big, {1000, 1, 28, 28}, dev);
+    Tensor x = Tensor::from(big, {1000, C, S, S}, dev);
     argmax(net->forward(x), 1).to_ivector();
     auto t1 = clk::now();
     const int reps = 10;

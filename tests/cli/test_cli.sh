@@ -35,6 +35,8 @@ grep -q "cannot load the Vulkan loader" <<<"$devices_out" \
 expect_error "unknown device 42; devices:" -- "$vkwb" --device 42 selftest
 expect_error "unknown device 'no-such-gpu'" -- "$vkwb" --device no-such-gpu selftest
 expect_error "not expected: --bogus" -- "$vkwb" train --bogus
+expect_error "image-size: 30 not in" -- "$vkwb" bench train --image-size 30
+expect_error "optimizer: foo not in" -- "$vkwb" bench train --optimizer foo
 expect_error "unknown model 'nope'" -- "$vkwb" --device cpu train --model nope --epochs 1
 expect_error "cannot find the Fashion-MNIST" -- "$vkwb" --device cpu train --model mlp --epochs 1 --data-dir "$work/none"
 
