@@ -40,22 +40,20 @@ static void register_bench(CLI::App& app) {
 
   auto* train = cmd->add_subcommand("train", "training throughput (images/s) on random Fashion-MNIST- or CIFAR-shaped batches");
   auto to = std::make_shared<bench::TrainBenchOptions>();
-  auto width = std::make_shared<float>(1.f);
   train->add_option("--model", to->model, "model")->capture_default_str();
-  train->add_option("--width", *width, "model width multiplier")->capture_default_str()->check(CLI::PositiveNumber);
+  train->add_option("--width", to->width, "model width multiplier")->capture_default_str()->check(CLI::PositiveNumber);
   train->add_option("--batch", to->batch, "batch size")->capture_default_str()->check(CLI::PositiveNumber);
   train->add_option("--steps", to->steps, "timed steps")->capture_default_str()->check(CLI::PositiveNumber);
   train->add_option("--image-size", to->image_size, "input size: 28 (Fashion-MNIST) or 32 (CIFAR)")->capture_default_str()->check(CLI::IsMember({28, 32}));
   train->add_option("--channels", to->channels, "input channels")->capture_default_str()->check(CLI::Range(1, 3));
   train->add_option("--optimizer", to->optimizer, "optimizer (default learning rate; adam 1e-3)")->capture_default_str()->check(CLI::IsMember(nn::optimizer_names()));
   train->add_flag("--profile", to->profile, "per-kernel GPU time table (timestamps)");
-  train->callback([json, to, width] {
+  train->callback([json, to] {
     Device& dev = open_device();
-    bench::TrainBenchOptions o = *to;
-    o.width = *width;
+    const bench::TrainBenchOptions& o = *to;
     auto r = bench::bench_train(dev, o);
     if (*json) {
-      std::printf("%s\n", nlohmann::json({{"device", dev.name()}, {"model", r.model}, {"width", *width}, {"batch", r.batch}, {"image_size", o.image_size}, {"channels", o.channels}, {"optimizer", o.optimizer},
+      std::printf("%s\n", nlohmann::json({{"device", dev.name()}, {"model", r.model}, {"width", o.width}, {"batch", r.batch}, {"image_size", o.image_size}, {"channels", o.channels}, {"optimizer", o.optimizer},
                                           {"train_images_per_sec", r.images_per_sec}, {"ms_per_step", r.ms_per_step},
                                           {"inference_images_per_sec", r.inference_images_per_sec},
                                           {"peak_rss_mib", r.peak_rss_mib}, {"first_step_ms", r.first_step_ms},
@@ -65,7 +63,7 @@ static void register_bench(CLI::App& app) {
       return;
     }
     std::printf("%s (width %g, %dx%dx%d) on %s, batch %d, %s: %.0f img/s (%.2f ms/step); inference batch 1000: %.0f img/s; peak RSS %.0f MiB\n",
-                r.model.c_str(), *width, o.channels, o.image_size, o.image_size, dev.name().c_str(), r.batch, o.optimizer.c_str(),
+                r.model.c_str(), o.width, o.channels, o.image_size, o.image_size, dev.name().c_str(), r.batch, o.optimizer.c_str(),
                 r.images_per_sec, r.ms_per_step, r.inference_images_per_sec, r.peak_rss_mib);
     if (r.pipelines)
       std::printf("start-up: first step %.0f ms, creating %zu pipelines on the way; the same %zu created up front in one batch (warm-up): %.0f ms\n",

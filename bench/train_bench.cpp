@@ -36,7 +36,7 @@ TrainBenchResult bench_train(Device& dev, const TrainBenchOptions& o) {
   mo.image_size = S;
   mo.in_channels = C;
   auto net = nn::models::make_model(model, ctx, mo);
-  auto opt = nn::make_optimizer(o.optimizer, net->parameters(), o.optimizer == "adam" ? 1e-3f : 0.f);
+  auto opt = nn::make_optimizer(o.optimizer, net->parameters(), 0.f);   // the optimizer's default lr (adam: 1e-3)
   const int nb = 16;
   std::mt19937 g(0);
   std::uniform_real_distribution<float> u(-1, 1);

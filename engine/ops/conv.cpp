@@ -7,8 +7,8 @@
 // then Y' is permuted into y [nb, OC, OH, OW]. Groups are a batched GEMM over the group index.
 // Backward: dW += dY' @ cols^T, dcols = W^T @ dY', dx = col2im(dcols). ConvTranspose2d is the
 // adjoint: its forward is conv's data-backward and vice versa.
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 

@@ -11,7 +11,8 @@ using namespace detail;
 namespace {
 
 // One batchnorm.comp dispatch (see the shader for the modes). x, dy and k are read through texel
-// buffers when all three can be; `dummy` fills unused bindings.
+// buffers when all three can be (one shader variant for all three); absent inputs bind x, absent
+// outputs and parameters bind `out` (the shader never touches them).
 void launch_bn(Device& dev, int mode, BatchNormP p, const Tensor& x, const Tensor* dy, const Tensor* k, Tensor& out,
                const Tensor& w, const Tensor& b, Tensor* rm, Tensor* rv, uint32_t groups) {
   const Tensor& dyt = dy ? *dy : x;
@@ -48,7 +49,6 @@ Tensor batch_norm(const Tensor& x, Tensor& running_mean, Tensor& running_var, co
   for (const Tensor* t : std::initializer_list<const Tensor*>{&running_mean, &running_var, &weight, &bias})
     if (t->defined() && t->dtype() != x.dtype()) throw Error("batch_norm: parameters must have the input's dtype");
   Device& dev = x.device();
-  const Tensor& xc = x;
   bool update = training && running_mean.defined();
   BatchNormP p{u32(N), u32(C), u32(HW), eps, momentum,
                (update ? 1 : 0) | (weight.defined() ? 2 : 0) | (bias.defined() ? 4 : 0) | (training ? 8 : 0), 0, 0, 0};
@@ -58,24 +58,23 @@ Tensor batch_norm(const Tensor& x, Tensor& running_mean, Tensor& running_var, co
     with_float_type(x.dtype(), [&](auto t) {
       using T = decltype(t);
       auto ptr = [](const Tensor& u) { return u.defined() ? u.data<T>() : nullptr; };
-      ref::batch_norm_stats<T>(p, xc.data<T>(), ptr(weight), ptr(bias), ptr(running_mean), ptr(running_var), training,
+      ref::batch_norm_stats<T>(p, x.data<T>(), ptr(weight), ptr(bias), ptr(running_mean), ptr(running_var), training,
                                stats.data<T>());
-      ref::batch_norm_apply<T>(p, xc.data<T>(), stats.data<T>(), y.data<T>());
+      ref::batch_norm_apply<T>(p, x.data<T>(), stats.data<T>(), y.data<T>());
     });
   } else {
     uint32_t cg = u32(std::min<int64_t>(C, max_groups(dev)));
     Tensor* rm = running_mean.defined() ? &running_mean : nullptr;
     Tensor* rv = running_var.defined() ? &running_var : nullptr;
-    if (training) launch_bn(dev, 0, p, xc, nullptr, nullptr, stats, weight, bias, rm, rv, cg);
-    else launch_bn(dev, 1, p, xc, nullptr, nullptr, stats, weight, bias, rm, rv, groups_1d(dev, C));
-    launch_bn(dev, 2, p, xc, nullptr, &stats, y, weight, bias, nullptr, nullptr, groups_1d(dev, x.numel()));
+    if (training) launch_bn(dev, 0, p, x, nullptr, nullptr, stats, weight, bias, rm, rv, cg);
+    else launch_bn(dev, 1, p, x, nullptr, nullptr, stats, weight, bias, rm, rv, groups_1d(dev, C));
+    launch_bn(dev, 2, p, x, nullptr, &stats, y, weight, bias, nullptr, nullptr, groups_1d(dev, x.numel()));
   }
   if (needs_grad({x, weight, bias})) {
-    Tensor xd = xc.detach(), wd = weight.defined() ? weight.detach() : Tensor();
+    Tensor xd = x.detach(), wd = weight.defined() ? weight.detach() : Tensor();
     bool want_w = weight.defined() && weight.requires_grad(), want_b = bias.defined() && bias.requires_grad();
-    record("batch_norm", y, {x, weight, bias}, [=](const Tensor& g) {
+    record("batch_norm", y, {x, weight, bias}, [=](const Tensor& dy) {
       Device& d = xd.device();
-      const Tensor& dy = g;
       Tensor coef = Tensor::empty({5 * C}, d, xd.dtype());
       Tensor dx = Tensor::empty(xd.shape(), d, xd.dtype());
       BatchNormP q = p;
@@ -90,7 +89,7 @@ Tensor batch_norm(const Tensor& x, Tensor& running_mean, Tensor& running_var, co
         launch_bn(d, 3, q, xd, &dy, &stats, coef, wd, Tensor(), nullptr, nullptr, u32(std::min<int64_t>(C, max_groups(d))));
         launch_bn(d, 4, q, xd, &dy, &coef, dx, wd, Tensor(), nullptr, nullptr, groups_1d(d, xd.numel()));
       }
-      return std::vector<Tensor>{dx.reshape(xd.shape()), want_w ? narrow(coef, 0, 0, C) : Tensor(),
+      return std::vector<Tensor>{dx, want_w ? narrow(coef, 0, 0, C) : Tensor(),
                                  want_b ? narrow(coef, 0, C, C) : Tensor()};
     });
   }
