@@ -19,9 +19,14 @@ layout(constant_id = 1) const int MODE = 0;
 layout(constant_id = 2) const int TM = 8;
 layout(constant_id = 3) const int TN = 8;
 layout(constant_id = 4) const int BIAS = 0;
+// VO == 1: outputs stored four columns at a time through a vec4 view; the host sets it when the
+// output plane (OH*OW, Cg*KH*KW or H*W by mode), TN and the binding offset are multiples of 4, so
+// four consecutive columns are consecutive, aligned floats of one plane (see unary.comp for why).
+layout(constant_id = 5) const int VO = 0;
 layout(binding = 0) uniform samplerBuffer A;
 layout(binding = 1) uniform samplerBuffer B;
 layout(std430, binding = 2) writeonly buffer Out { float o[]; };
+layout(std430, binding = 2) writeonly buffer Out4 { vec4 o4[]; };
 layout(std430, binding = 3) readonly buffer Bias { float bias[]; };
 layout(push_constant) uniform P {
   int N; int C; int H; int W; int OC; int OH; int OW; int KH; int KW;
@@ -124,6 +129,25 @@ void main() {
             [[unroll]] for (int i = 0; i < TM; ++i)
               [[unroll]] for (int j = 0; j < TN; ++j) acc[i][j] = fma(a[i], b[j], acc[i][j]);
           }
+    }
+    if (VO == 1) {
+      [[unroll]] for (int j = 0; j < TN; j += 4) {
+        int n = n0 + j;
+        if (n >= cols) break;
+        int base;
+        if (MODE == 0) base = (n / OHW * p.OC + g * OCg) * OHW + n % OHW;
+        else if (MODE == 1) base = (s * p.OC + g * OCg) * Cg * KK + n;
+        else base = (n / HW * p.C + g * Cg) * HW + n % HW;
+        int rstride = MODE == 0 ? OHW : MODE == 1 ? Cg * KK : HW;
+        [[unroll]] for (int i = 0; i < TM; ++i) {
+          int m = m0 + i;
+          if (m >= rows) break;
+          float bm = MODE == 0 && BIAS == 1 ? bias[g * OCg + m] : 0.0;
+          // cols is a multiple of the plane, so n + 3 < cols.
+          o4[(base + m * rstride) >> 2] = vec4(acc[i][j], acc[i][j + 1], acc[i][j + 2], acc[i][j + 3]) + bm;
+        }
+      }
+      continue;
     }
     [[unroll]] for (int j = 0; j < TN; ++j) {
       int n = n0 + j;

@@ -24,9 +24,14 @@ layout(constant_id = 5) const int BETA = 0;
 layout(constant_id = 6) const int VA = 1;
 layout(constant_id = 7) const int VB = 1;
 layout(constant_id = 8) const int TN = 8;
+// VC == 1: C is stored (and read, BETA) four columns at a time through a vec4 view; the host sets
+// it when ldc, sc and C's binding offset are multiples of 4 floats (TN always is). llvmpipe pays
+// per storage access and lane, not per byte (see unary.comp).
+layout(constant_id = 9) const int VC = 0;
 layout(binding = 0) uniform samplerBuffer A;
 layout(binding = 1) uniform samplerBuffer B;
 layout(std430, binding = 2) buffer BC { float C[]; };
+layout(std430, binding = 2) buffer BC4 { vec4 C4[]; };
 layout(std430, binding = 3) readonly buffer BBias { float bias[]; };
 layout(push_constant) uniform P {
   int M; int N; int K; int lda; int ldb; int ldc; int sa; int sb; int sc; float alpha; float beta; int batch;
@@ -123,6 +128,30 @@ void main() {
     [[unroll]] for (int i = 0; i < TM; ++i) {
       int m = m0 + i;
       if (m >= p.M) break;
+      if (VC == 1) {
+        [[unroll]] for (int j = 0; j < TN; j += 4) {
+          int n = n0 + j;
+          if (n >= p.N) break;
+          int c = coff + m * p.ldc + n;
+          if (n + 3 < p.N) {
+            vec4 v = p.alpha * vec4(acc[i][j], acc[i][j + 1], acc[i][j + 2], acc[i][j + 3]);
+            if (BIAS == 1) v += vec4(bias[n], bias[n + 1], bias[n + 2], bias[n + 3]);
+            if (BIAS == 2) v += bias[m];
+            if (BETA == 1) v += p.beta * C4[c >> 2];
+            C4[c >> 2] = v;
+          } else {
+            [[unroll]] for (int e = 0; e < 3; ++e) {
+              if (n + e >= p.N) break;
+              float v = p.alpha * acc[i][j + e];
+              if (BIAS == 1) v += bias[n + e];
+              if (BIAS == 2) v += bias[m];
+              if (BETA == 1) v += p.beta * C[c + e];
+              C[c + e] = v;
+            }
+          }
+        }
+        continue;
+      }
       [[unroll]] for (int j = 0; j < TN; ++j) {
         int n = n0 + j;
         if (n >= p.N) break;

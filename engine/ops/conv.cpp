@@ -147,8 +147,11 @@ void launch_implicit(int mode, ConvP p, const Tensor& a, const Tensor& b, Tensor
   uint32_t local = local_1d(dev);
   while (local > 8 && tiles < int64_t(local) * 8) local /= 2;
   uint32_t groups = uint32_t(std::clamp<int64_t>((tiles + local - 1) / local, 1, max_groups(dev)));
-  std::vector<int32_t> spec = {i32(local), mode, tm, tn, bias ? 1 : 0};
-  launch(dev, ShaderId::conv_implicit, spec, p, {texel(a), texel(b), out, bias ? *bias : out}, groups);
+  int64_t plane = mode == 0 ? int64_t(p.OH) * p.OW : mode == 1 ? int64_t(p.C / p.G) * p.KH * p.KW : int64_t(p.H) * p.W;
+  int vo = plane % 4 == 0 && tn % 4 == 0 && vec4_ok(out) ? 1 : 0;
+  std::vector<int32_t> spec = {i32(local), mode, tm, tn, bias ? 1 : 0, vo};
+  static const char* const names[3] = {"conv_implicit fwd", "conv_implicit dW", "conv_implicit dX"};
+  launch(dev, ShaderId::conv_implicit, spec, p, {texel(a), texel(b), out, bias ? *bias : out}, groups, 1u, 1u, names[mode]);
 }
 
 // y [N, OC, OH, OW] = conv(x, w) (+ bias when groups == 1; else added by the caller).

@@ -26,7 +26,9 @@ static Tensor unary_grad(const Tensor& x, const Tensor& y, const Tensor& dy, Una
       ref::unary_grad<T>(op, p, x.data<T>(), y.data<T>(), dy.data<T>(), dx.data<T>());
     });
   } else {
-    launch(dev, ShaderId::unary_grad, {i32(local_1d(dev)), int32_t(op)}, p, {x, y, dy, dx}, groups_1d(dev, x.numel()));
+    bool v4 = vec4_ok(x) && vec4_ok(y) && vec4_ok(dy) && vec4_ok(dx);
+    launch(dev, ShaderId::unary_grad, {i32(local_1d(dev)), int32_t(op), v4 ? 1 : 0}, p, {x, y, dy, dx},
+           groups_1d(dev, v4 ? (x.numel() + 3) / 4 : x.numel()));
   }
   return dx;
 }
@@ -43,9 +45,12 @@ Tensor unary(const Tensor& x, UnaryOp op, float a, float b) {
         ref::unary<T>(op, p, x.data<T>(), y.data<T>());
       });
     } else {
-      KernelArg in = read_arg(x, p.x_texel);
-      launch(dev, in.is_texel ? ShaderId::unary_texel : ShaderId::unary, {i32(local_1d(dev)), int32_t(op)}, p, {in, y},
-             groups_1d(dev, x.numel()));
+      // Four elements per access where x starts on a whole RGBA32F texel (or 16 bytes of its
+      // storage buffer); y is fresh, hence aligned.
+      bool v4 = vec4_ok(y) && (texel_ok(x, Texel::f32x4) || (!texel_ok(x) && vec4_ok(x)));
+      KernelArg in = read_arg(x, p.x_texel, v4 ? Texel::f32x4 : Texel::f32);
+      launch(dev, in.is_texel ? ShaderId::unary_texel : ShaderId::unary, {i32(local_1d(dev)), int32_t(op), v4 ? 1 : 0}, p,
+             {in, y}, groups_1d(dev, v4 ? (x.numel() + 3) / 4 : x.numel()));
     }
   }
   if (needs_grad({x})) {
@@ -124,7 +129,9 @@ static Tensor binary_raw(const Tensor& a, const Tensor& b, BinaryOp op) {
     });
   } else {
     bool same = a.shape() == b.shape();
-    launch(dev, ShaderId::binary, {i32(local_1d(dev)), int32_t(op), same ? 0 : 1}, p, {a, b, o}, groups_1d(dev, o.numel()));
+    bool v4 = same && vec4_ok(a) && vec4_ok(b) && vec4_ok(o);
+    launch(dev, ShaderId::binary, {i32(local_1d(dev)), int32_t(op), same ? 0 : 1, v4 ? 1 : 0}, p, {a, b, o},
+           groups_1d(dev, v4 ? (o.numel() + 3) / 4 : o.numel()));
   }
   return o;
 }

@@ -59,8 +59,13 @@ KernelArg read_arg(const Tensor& t, int32_t& off, Texel kind) {
   return KernelArg(t);
 }
 
+bool vec4_ok(const Tensor& t) {
+  if (const char* e = std::getenv("VKWB_VEC4"); e && std::string(e) == "0") return false;
+  return t.dtype() == DType::f32 && byte_offset(t) % 16 == 0;
+}
+
 void launch_raw(Device& dev, ShaderId id, const std::vector<int32_t>& spec, const void* push, uint32_t push_size,
-                std::initializer_list<KernelArg> bufs, uint32_t gx, uint32_t gy, uint32_t gz) {
+                std::initializer_list<KernelArg> bufs, uint32_t gx, uint32_t gy, uint32_t gz, const char* profile_name) {
   if (bufs.size() > kMaxBindings) throw Error("internal: too many bindings");
   const auto& info = dev.info();
   BufferArg args[kMaxBindings];
@@ -94,7 +99,7 @@ void launch_raw(Device& dev, ShaderId id, const std::vector<int32_t>& spec, cons
     args[i++] = {buffer, off, range};
   }
   const Kernel& k = dev.kernels().get(id, spec, texel_mask);
-  dev.stream().dispatch(k.pipeline, k.layout, args, i, push, push_size, gx, gy, gz, k.name);
+  dev.stream().dispatch(k.pipeline, k.layout, args, i, push, push_size, gx, gy, gz, profile_name ? profile_name : k.name);
 }
 
 }  // namespace vkwb::detail

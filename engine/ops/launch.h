@@ -40,19 +40,27 @@ inline KernelArg texel(const Tensor& t, Texel kind = Texel::f32) {
 // a whole texel and lies inside its block's view. VKWB_TEXEL=0 turns texel reads off (tests use
 // it to run the storage-buffer variants everywhere).
 bool texel_ok(const Tensor& t, Texel kind = Texel::f32);
+// True when a kernel may read and write t through a vec4 view of its storage-buffer binding: f32
+// and the binding starts on 16 bytes (drivers may align bindings to only 4). VKWB_VEC4=0 turns
+// vec4 access off (tests use it to run the float paths everywhere).
+bool vec4_ok(const Tensor& t);
 // Index of t's first element in its block's view; throws when !texel_ok(t, kind).
 int32_t texel_index(const Tensor& t, Texel kind = Texel::f32);
 // The texel binding if texel_ok, else the storage buffer; `off` receives the texel index (or 0).
 KernelArg read_arg(const Tensor& t, int32_t& off, Texel kind = Texel::f32);
 
 void launch_raw(Device& dev, ShaderId id, const std::vector<int32_t>& spec, const void* push,
-                uint32_t push_size, std::initializer_list<KernelArg> bufs, uint32_t gx, uint32_t gy, uint32_t gz);
+                uint32_t push_size, std::initializer_list<KernelArg> bufs, uint32_t gx, uint32_t gy, uint32_t gz,
+                const char* profile_name = nullptr);
 
+// profile_name (a string literal) labels the dispatch in VKWB_PROFILE tables instead of the
+// shader's name, e.g. to tell a kernel's modes apart.
 template <class P>
 void launch(Device& dev, ShaderId id, const std::vector<int32_t>& spec, const P& p,
-            std::initializer_list<KernelArg> bufs, uint32_t gx, uint32_t gy = 1, uint32_t gz = 1) {
+            std::initializer_list<KernelArg> bufs, uint32_t gx, uint32_t gy = 1, uint32_t gz = 1,
+            const char* profile_name = nullptr) {
   static_assert(sizeof(P) <= 128, "push constants must fit 128 bytes");
-  launch_raw(dev, id, spec, &p, sizeof(P), bufs, gx, gy, gz);
+  launch_raw(dev, id, spec, &p, sizeof(P), bufs, gx, gy, gz, profile_name);
 }
 
 // Runs f(T{}) with T the floating type of `t` (float or double) on the CPU backend.

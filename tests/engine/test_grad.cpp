@@ -10,6 +10,9 @@ using namespace vkwb::test;
 BOOST_AUTO_TEST_SUITE(gradients)
 
 BOOST_AUTO_TEST_CASE(unary_grads) {
+  // 21 elements: five vec4 quads and a one-element tail; then the float kernels (VKWB_VEC4=0).
+  for (const char* v4 : {"1", "0"}) {
+  setenv("VKWB_VEC4", v4, 1);
   Input x = rnd({3, 7}, 1, -2, 2), pos = rnd({3, 7}, 2, 0.2, 3);
   gradcheck("relu", [](auto& in) { return relu(in[0]); }, {x});
   gradcheck("leaky_relu", [](auto& in) { return leaky_relu(in[0], 0.2f); }, {x});
@@ -26,6 +29,8 @@ BOOST_AUTO_TEST_CASE(unary_grads) {
   gradcheck("affine", [](auto& in) { return affine(in[0], -1.5f, 0.3f); }, {x});
   gradcheck("square", [](auto& in) { return square(in[0]); }, {x});
   gradcheck("pow scalar", [](auto& in) { return vkwb::pow(in[0], 2.5f); }, {pos});
+  }
+  unsetenv("VKWB_VEC4");
 }
 
 BOOST_AUTO_TEST_CASE(binary_grads) {

@@ -9,7 +9,11 @@ using namespace vkwb::test;
 BOOST_AUTO_TEST_SUITE(ops_vs_reference)
 
 BOOST_AUTO_TEST_CASE(unary_ops) {
-  for (Shape s : {Shape{1}, Shape{7, 13}, Shape{3, 257}, Shape{5, 3, 7, 11}}) {
+  // vec4 kernels (quads, then the n % 4 tail) and float kernels (VKWB_VEC4=0); Shape{3, 4} has
+  // no tail.
+  for (const char* v4 : {"1", "0"})
+  for (Shape s : {Shape{1}, Shape{3, 4}, Shape{7, 13}, Shape{3, 257}, Shape{5, 3, 7, 11}}) {
+    setenv("VKWB_VEC4", v4, 1);
     Input x = rnd(s, 1, -3, 3), pos = rnd(s, 2, 0.1, 4);
     check_op("relu", [](auto& in) { return relu(in[0]); }, {x});
     check_op("leaky_relu", [](auto& in) { return leaky_relu(in[0], 0.1f); }, {x});
@@ -26,12 +30,18 @@ BOOST_AUTO_TEST_CASE(unary_ops) {
     check_op("affine", [](auto& in) { return affine(in[0], 2.5f, -1.f); }, {x});
     check_op("square", [](auto& in) { return square(in[0]); }, {x});
     check_op("pow", [](auto& in) { return vkwb::pow(in[0], 1.7f); }, {pos});
+    check_op("sign", [](auto& in) { return unary(in[0], UnaryOp::sign); }, {x});
   }
+  unsetenv("VKWB_VEC4");
+  // Inputs that start one float into their buffer: one-float texel view / float path.
+  Input big = rnd({1, 30}, 3, -3, 3);
+  check_op("relu of a view", [](auto& in) { return relu(in[0].reshape({30}).slice(1, 30)); }, {big});
+  check_op("add of views", [](auto& in) { Tensor v = in[0].reshape({30}); return add(v.slice(1, 14), v.slice(14, 27)); }, {big});
 }
 
 BOOST_AUTO_TEST_CASE(binary_broadcasting) {
   struct Case { Shape a, b; };
-  for (auto c : {Case{{7, 13}, {7, 13}}, Case{{7, 13}, {13}}, Case{{7, 1}, {1, 13}}, Case{{3, 5, 7, 9}, {5, 1, 9}},
+  for (auto c : {Case{{7, 13}, {7, 13}}, Case{{4, 6}, {4, 6}}, Case{{7, 13}, {13}}, Case{{7, 1}, {1, 13}}, Case{{3, 5, 7, 9}, {5, 1, 9}},
                  Case{{1}, {127}}, Case{{2, 3, 1, 5, 1}, {3, 4, 1, 6}}}) {
     Input a = rnd(c.a, 3, -2, 2), b = rnd(c.b, 4, 0.5, 2);
     check_op("add", [](auto& in) { return add(in[0], in[1]); }, {a, b});
@@ -43,7 +53,15 @@ BOOST_AUTO_TEST_CASE(binary_broadcasting) {
     check_op("pow", [](auto& in) { return vkwb::pow(in[1], in[0]); }, {a, b});
     check_op("ge", [](auto& in) { return ge(in[0], in[1]); }, {a, b});
     check_op("lt", [](auto& in) { return lt(in[0], in[1]); }, {a, b});
+    check_op("gt", [](auto& in) { return gt(in[0], in[1]); }, {a, b});
+    check_op("le", [](auto& in) { return binary(in[0], in[1], BinaryOp::le); }, {a, b});
+    check_op("eq", [](auto& in) { return eq(in[0], in[0]); }, {a});
   }
+  // The float path of same-shape ops (VKWB_VEC4=0).
+  setenv("VKWB_VEC4", "0", 1);
+  Input a = rnd({7, 13}, 3, -2, 2), b = rnd({7, 13}, 4, 0.5, 2);
+  check_op("div float path", [](auto& in) { return div(in[0], in[1]); }, {a, b});
+  unsetenv("VKWB_VEC4");
 }
 
 BOOST_AUTO_TEST_CASE(reductions) {
@@ -148,6 +166,20 @@ BOOST_AUTO_TEST_CASE(convolution) {
       return concat({y.reshape({-1}), in[0].grad().reshape({-1}), in[1].grad().reshape({-1}), in[2].grad()}, 0);
     }, {x, w, b}, 1e-3, 1e-4);
   }
+  // Planes that are multiples of 4 floats (OH*OW = H*W = 64, C*KH*KW = 36): the vec4 output stores
+  // of all three modes, then the float stores (VKWB_VEC4=0).
+  for (const char* v4 : {"1", "0"}) {
+    setenv("VKWB_VEC4", v4, 1);
+    Input x = rnd({3, 4, 8, 8}, 30), w = rnd({5, 4, 3, 3}, 31), b = rnd({5}, 32);
+    Conv2dOptions o{.pad_h = 1, .pad_w = 1};
+    check_op(std::string("conv2d aligned planes fwd+bwd vec4=") + v4, [o](auto& in) {
+      for (auto& t : in) t.requires_grad_();
+      Tensor y = conv2d(in[0], in[1], in[2], o);
+      sum(mul(y, y)).backward();
+      return concat({y.reshape({-1}), in[0].grad().reshape({-1}), in[1].grad().reshape({-1}), in[2].grad()}, 0);
+    }, {x, w, b}, 1e-3, 1e-4);
+  }
+  unsetenv("VKWB_VEC4");
   // ConvTranspose2d: weight [C, OC/g, KH, KW]
   Input x = rnd({2, 4, 5, 6}, 24), w = rnd({4, 3, 3, 3}, 25), b = rnd({3}, 26);
   check_op("conv_transpose2d s2", [](auto& in) {
@@ -225,29 +257,48 @@ BOOST_AUTO_TEST_CASE(normalisation) {
 }
 
 BOOST_AUTO_TEST_CASE(optimizer_kernel) {
-  for (int op = 0; op <= 5; ++op) {
-    for (bool flag : {false, true}) {
-      OptimStep s;
-      s.op = OptimOp(op);
-      s.lr = 0.01f;
-      s.weight_decay = 0.01f;
-      s.a = 0.9f;
-      s.b = op == 5 ? 0.999f : 0.1f;
-      s.eps = 1e-8f;
-      s.c1 = 0.1f;
-      s.c2 = 0.001f;
-      s.flag = flag;
-      s.momentum = op == 4 && flag ? 0.5f : 0.f;
-      check_op("optim " + std::to_string(op) + (flag ? " flag" : ""), [s](auto& in) {
-        Tensor p = in[0].clone(), s1 = in[2].clone(), s2 = in[3].clone(), s3 = in[4].clone();
-        Tensor scale = in[5];
-        optim_update(s, p, in[1], &s1, &s2, &s3, &scale);
-        optim_update(s, p, in[1], &s1, &s2, &s3, &scale);
-        return concat({p, s1, s2, s3}, 0);
-      }, {rnd({257}, 61), rnd({257}, 62), rnd({257}, 63, 0, 1), rnd({257}, 64, 0, 1), rnd({257}, 65, 0, 1), rnd({1}, 66, 0.5, 1)},
-               1e-5, 1e-4);
+  // Both kernel paths: vec4 (n / 4 quads, then the n % 4 tail one by one) and float (VKWB_VEC4=0,
+  // or a state buffer that does not start on 16 bytes).
+  for (const char* v4 : {"1", "0"}) {
+    setenv("VKWB_VEC4", v4, 1);
+    for (int64_t n : {257, 8, 3}) {
+      for (int op = 0; op <= 5; ++op) {
+        for (bool flag : {false, true}) {
+          OptimStep s;
+          s.op = OptimOp(op);
+          s.lr = 0.01f;
+          s.weight_decay = 0.01f;
+          s.a = 0.9f;
+          s.b = op == 5 ? 0.999f : 0.1f;
+          s.eps = 1e-8f;
+          s.c1 = 0.1f;
+          s.c2 = 0.001f;
+          s.flag = flag;
+          s.momentum = op == 4 && flag ? 0.5f : 0.f;
+          check_op("optim " + std::to_string(op) + (flag ? " flag" : "") + " n=" + std::to_string(n) + " vec4=" + v4,
+                   [s](auto& in) {
+            Tensor p = in[0].clone(), s1 = in[2].clone(), s2 = in[3].clone(), s3 = in[4].clone();
+            Tensor scale = in[5];
+            optim_update(s, p, in[1], &s1, &s2, &s3, &scale);
+            optim_update(s, p, in[1], &s1, &s2, &s3, &scale);
+            return concat({p, s1, s2, s3}, 0);
+          }, {rnd({n}, 61), rnd({n}, 62), rnd({n}, 63, 0, 1), rnd({n}, 64, 0, 1), rnd({n}, 65, 0, 1), rnd({1}, 66, 0.5, 1)},
+                   1e-5, 1e-4);
+        }
+      }
     }
   }
+  unsetenv("VKWB_VEC4");
+  // A gradient that starts one float into its buffer: the float path, same results.
+  OptimStep s;
+  s.op = OptimOp::adam;
+  s.lr = 0.01f; s.a = 0.9f; s.b = 0.999f; s.eps = 1e-8f; s.c1 = 0.1f; s.c2 = 0.001f;
+  check_op("optim adam unaligned grad", [s](auto& in) {
+    Tensor p = in[0].clone(), s1 = in[2].clone(), s2 = in[3].clone();
+    Tensor g = in[1].slice(1, 17);
+    optim_update(s, p, g, &s1, &s2, nullptr, nullptr);
+    return concat({p, s1, s2}, 0);
+  }, {rnd({16}, 71), rnd({17}, 72), rnd({16}, 73, 0, 1), rnd({16}, 74, 0, 1)}, 1e-5, 1e-4);
 }
 
 BOOST_AUTO_TEST_CASE(random_numbers_match_reference) {
