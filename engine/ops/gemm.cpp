@@ -49,10 +49,14 @@ void gemm_into(const GemmCall& g, const Tensor& A, const Tensor& B, Tensor& C, c
     int vb = texel_ok(B, Texel::f32x4) && g.ldb % 4 == 0 && g.sb % 4 == 0 ? 4 : 1;
     Texel ka = va == 4 ? Texel::f32x4 : Texel::f32, kb = vb == 4 ? Texel::f32x4 : Texel::f32;
     // Register tile: big where M and N allow (fewer fetches per FMA), small where they don't
-    // (no wasted rows), and enough tiles to give every SIMD lane of every core work.
-    int tm = g.M >= 64 ? 16 : g.M > 4 ? 8 : 4, tn = g.N > 4 ? 8 : 4;
+    // (no wasted rows).
+    // On llvmpipe the texel gathers bound the loop, and fewer, bigger tiles beat more, smaller
+    // ones even below one tile per SIMD lane: the DQN update's GEMMs on one thread (16x8 vs the
+    // old rule's 4x8 / 8x8), fc1 forward 1561 -> 583 us, fc1 dW 1704 -> 1080 us, conv dW
+    // 449 -> 323 us (docs/PERFORMANCE.md). So shrink only below 8 tiles (one SIMD group).
+    int tm = g.M >= 16 ? 16 : g.M > 4 ? 8 : 4, tn = g.N > 4 ? 8 : 4;
     auto ntiles = [&] { return ((g.M + tm - 1) / tm) * ((g.N + tn - 1) / tn) * int64_t(g.batch); };
-    while (tm > 4 && ntiles() < 512) tm /= 2;
+    while (tm > 4 && ntiles() < 8) tm /= 2;
     if (const char* e = std::getenv("VKWB_GEMM_TILE")) {   // tuning knob: TMxTN, multiples of 4 up to 32
       if (std::sscanf(e, "%dx%d", &tm, &tn) != 2 || tm < 4 || tn < 4 || tm > 32 || tn > 32 || tm % 4 || tn % 4)
         throw Error(std::string("VKWB_GEMM_TILE=") + e + ": expected TMxTN with multiples of 4 up to 32, e.g. 16x8");
