@@ -1,4 +1,4 @@
-// vkwb bench gemm|train|envs [--json]: the figures in docs/PERFORMANCE.md.
+// vkwb bench gemm|access|train|envs|dqn [--json]: the figures in docs/PERFORMANCE.md.
 #include <cstdlib>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -13,7 +13,7 @@
 namespace vkwb::app {
 
 static void register_bench(CLI::App& app) {
-  auto* cmd = app.add_subcommand("bench", "benchmarks: gemm, train, envs, dqn");
+  auto* cmd = app.add_subcommand("bench", "benchmarks: gemm, access, train, envs, dqn");
   cmd->require_subcommand(1);
   auto json = std::make_shared<bool>(false);
   cmd->add_flag("--json", *json, "print JSON");
@@ -36,6 +36,25 @@ static void register_bench(CLI::App& app) {
     std::printf("device %s\n%6s %6s %6s %10s %9s\n", dev.name().c_str(), "M", "N", "K", "ms", "GFLOPS");
     for (auto& r : rows) std::printf("%6d %6d %6d %10.3f %9.2f\n", r.M, r.N, r.K, r.ms, r.gflops);
     std::printf("dispatch %.2f us (in one submission), submit+wait %.1f us\n", lat.dispatch_us, lat.submit_wait_us);
+  });
+
+  auto* access = cmd->add_subcommand("access", "storage-access cost per float (float vs vec4, storage buffer vs texel view) and per small dispatch");
+  auto floats = std::make_shared<int64_t>(262144);
+  auto areps = std::make_shared<int>(100);
+  access->add_option("--floats", *floats, "floats moved per dispatch (a multiple of 4)")->capture_default_str();
+  access->add_option("--reps", *areps, "dispatches timed per pattern")->capture_default_str()->check(CLI::PositiveNumber);
+  access->callback([json, floats, areps] {
+    Device& dev = open_device();
+    auto rows = bench::bench_access(dev, *floats, *areps);
+    if (*json) {
+      nlohmann::json j = {{"device", dev.name()}, {"floats", *floats}};
+      for (auto& r : rows) j["rows"].push_back({{"pattern", r.pattern}, {"value", r.value}});
+      std::printf("%s\n", j.dump(2).c_str());
+      return;
+    }
+    std::printf("device %s, %lld floats per dispatch\n", dev.name().c_str(), static_cast<long long>(*floats));
+    for (size_t i = 0; i + 1 < rows.size(); ++i) std::printf("%-28s %8.2f ns/float\n", rows[i].pattern.c_str(), rows[i].value);
+    std::printf("%-28s %8.2f\n", rows.back().pattern.c_str(), rows.back().value);
   });
 
   auto* train = cmd->add_subcommand("train", "training throughput (images/s) on random Fashion-MNIST- or CIFAR-shaped batches");

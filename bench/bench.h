@@ -12,6 +12,11 @@ struct LatencyResult { double dispatch_us, submit_wait_us; };
 std::vector<GemmRow> bench_gemm(Device& dev, const std::vector<std::vector<int>>& sizes, double seconds_per_size);
 LatencyResult bench_latency(Device& dev);
 
+// ns per float moved for each access pattern (store float / vec4, copies through storage buffers
+// and texel views), last row: microseconds per small dispatch. Checks every kernel's output.
+struct AccessRow { std::string pattern; double value; };
+std::vector<AccessRow> bench_access(Device& dev, int64_t floats, int reps);
+
 struct TrainBenchResult {
   std::string model;
   int batch;

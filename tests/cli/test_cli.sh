@@ -37,6 +37,11 @@ expect_error "unknown device 'no-such-gpu'" -- "$vkwb" --device no-such-gpu self
 expect_error "not expected: --bogus" -- "$vkwb" train --bogus
 expect_error "image-size: 30 not in" -- "$vkwb" bench train --image-size 30
 expect_error "optimizer: foo not in" -- "$vkwb" bench train --optimizer foo
+expect_error "floats must be a multiple of 4" -- "$vkwb" bench access --floats 6
+# bench access checks every kernel's output itself; a small run must print all seven rows.
+access_out="$("$vkwb" bench access --floats 1024 --reps 2 2>&1)"
+[[ $(grep -c 'ns/float' <<<"$access_out") -eq 6 ]] && grep -q '64-float dispatch' <<<"$access_out" \
+  || { echo "FAIL: bench access printed: $access_out"; fails=$((fails + 1)); }
 expect_error "unknown model 'nope'" -- "$vkwb" --device cpu train --model nope --epochs 1
 expect_error "cannot find the Fashion-MNIST" -- "$vkwb" --device cpu train --model mlp --epochs 1 --data-dir "$work/none"
 
