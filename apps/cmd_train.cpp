@@ -172,10 +172,14 @@ void register_eval(CLI::App& app) {
   auto path = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
   auto data_dir = std::make_shared<std::string>();
+  auto tta = std::make_shared<std::string>("none");
   cmd->add_option("--checkpoint", *path, "checkpoint file (runs/NAME/checkpoints/...)")->required();
+  cmd->add_option("--tta", *tta, "test-time augmentation: none, or flip (average the logits of each image and its mirror)")
+      ->check(CLI::IsMember({"none", "flip"}))
+      ->capture_default_str();
   cmd->add_option("--data-dir", *data_dir, "data directory (default: the one used for training)");
   cmd->add_flag("--json", *json, "print JSON");
-  cmd->callback([path, json, data_dir] {
+  cmd->callback([path, json, data_dir, tta] {
     nn::TrainConfig cfg = nn::checkpoint_config(*path);
     if (!data_dir->empty()) cfg.data_dir = *data_dir;
     cfg.out.clear();
@@ -184,14 +188,16 @@ void register_eval(CLI::App& app) {
     Device& dev = open_device();
     nn::ClassifierTrainer t(dev, cfg);
     t.load_model(*path);
-    nn::TestResult r = t.test();
+    nn::TestResult r = t.test(*tta == "flip");
     if (*json) {
       nlohmann::json j = result_json(r);
       j["model"] = cfg.model;
       j["checkpoint"] = *path;
+      j["tta"] = *tta;
       std::printf("%s\n", j.dump(2).c_str());
     } else {
-      std::printf("%s: %s test accuracy %.4f, test loss %.4f\n", path->c_str(), cfg.model.c_str(), r.accuracy, r.loss);
+      std::printf("%s: %s test accuracy %.4f, test loss %.4f%s\n", path->c_str(), cfg.model.c_str(), r.accuracy, r.loss,
+                  *tta == "flip" ? " (flip test-time augmentation)" : "");
       print_confusion(r);
     }
   });

@@ -104,7 +104,7 @@ void ClassifierTrainer::publish(const TrainSnapshot& s) {
   snap_ = s;
 }
 
-TestResult ClassifierTrainer::evaluate(const data::Dataset& ds, int max_n) {
+TestResult ClassifierTrainer::evaluate(const data::Dataset& ds, int max_n, bool flip_tta) {
   NoGradGuard ng;
   model_->eval();
   TestResult r;
@@ -120,6 +120,12 @@ TestResult ClassifierTrainer::evaluate(const data::Dataset& ds, int max_n) {
     Tensor x = Tensor::from(xs, {b, ds.c, ds.h, ds.w}, dev_);
     Tensor y = Tensor::from(std::span<const int32_t>(ds.labels.data() + i, size_t(b)), {b}, dev_);
     Tensor logits = model_->forward(x);
+    if (flip_tta) {
+      std::vector<float> mirrored(xs.begin(), xs.end());
+      for (int j = 0; j < b; ++j) data::flip_image(mirrored.data() + size_t(j) * ds.sample_size(), ds.c, ds.h, ds.w);
+      Tensor xm = Tensor::from(std::span<const float>(mirrored), {b, ds.c, ds.h, ds.w}, dev_);
+      logits = mul(add(logits, model_->forward(xm)), 0.5f);
+    }
     loss_sum = add(loss_sum, mul(cross_entropy(logits, y).reshape({1}), float(b)));
     preds.push_back(argmax(logits, 1));
   }
@@ -137,7 +143,7 @@ TestResult ClassifierTrainer::evaluate(const data::Dataset& ds, int max_n) {
   return r;
 }
 
-TestResult ClassifierTrainer::test() { return evaluate(test_, 0); }
+TestResult ClassifierTrainer::test(bool flip_tta) { return evaluate(test_, 0, flip_tta); }
 
 void ClassifierTrainer::load_model(const std::string& path) {
   io::CheckpointData ck = io::read_checkpoint(path);

@@ -77,14 +77,16 @@ class ClassifierTrainer {
   ClassifierTrainer(Device& dev, const TrainConfig& cfg);
   // Trains all epochs (or until early stopping); returns per-epoch results.
   std::vector<EpochResult> run();
-  TestResult test();                      // on the test split
+  // On the test split. flip_tta: test-time augmentation, the logits of each image and of its
+  // horizontal mirror are averaged (the usual companion of training with --flip).
+  TestResult test(bool flip_tta = false);
   void load_model(const std::string& checkpoint_path);   // weights only (vkwb eval)
   TrainSnapshot snapshot() const;
   Module& model() { return *model_; }
   const TrainConfig& config() const { return cfg_; }
 
  private:
-  TestResult evaluate(const data::Dataset& ds, int max_n);
+  TestResult evaluate(const data::Dataset& ds, int max_n, bool flip_tta = false);
   void save_checkpoint(int epoch);
   int load_latest_checkpoint();          // returns the next epoch to run
   void publish(const TrainSnapshot& s);

@@ -53,6 +53,7 @@ expect_error "train-images-idx3-ubyte.gz" -- "$vkwb" --device cpu train --model 
 head -c 100 /dev/urandom > "$work/bad.ckpt"
 expect_error "not a vkwb checkpoint" -- "$vkwb" --device cpu eval --checkpoint "$work/bad.ckpt"
 expect_error "cannot" -- "$vkwb" --device cpu eval --checkpoint "$work/missing.ckpt"
+expect_error "tta" -- "$vkwb" --device cpu eval --checkpoint "$work/bad.ckpt" --tta mirror
 expect_error "unknown env" -- "$vkwb" --device cpu dqn --env nope --out "$work/run"
 
 # A corrupt checkpoint in a DQN run: --resume refuses and leaves every file as it was.

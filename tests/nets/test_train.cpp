@@ -4,7 +4,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "engine/autograd.h"
 #include "nets/checkpoint.h"
+#include "nets/data/augment.h"
+#include "nets/data/dataset.h"
 #include "nets/io/checkpoint_file.h"
 #include "nets/layers.h"
 #include "nets/optim.h"
@@ -119,6 +122,31 @@ BOOST_AUTO_TEST_CASE(lenet_learns_a_subset) {
   auto r = t.test();
   BOOST_TEST_MESSAGE("lenet5, 1000 images x 3 epochs: test accuracy " << r.accuracy);
   BOOST_CHECK_GT(r.accuracy, 0.65);
+  // Flip test-time augmentation = argmax of the mean of the logits of each image and its mirror,
+  // computed here by hand on the same test subset.
+  auto tta = t.test(/*flip_tta=*/true);
+  {
+    data::Dataset train, test;
+    nn::load_classification_data(c, &train, &test);
+    BOOST_REQUIRE_EQUAL(test.n, 500);
+    std::vector<float> mirrored = test.images;
+    for (int i = 0; i < test.n; ++i) data::flip_image(mirrored.data() + size_t(i) * test.sample_size(), 1, 28, 28);
+    NoGradGuard ng;
+    t.model().eval();
+    auto a = t.model().forward(Tensor::from(std::span<const float>(test.images), {500, 1, 28, 28}, gpu())).to_vector();
+    auto b = t.model().forward(Tensor::from(std::span<const float>(mirrored), {500, 1, 28, 28}, gpu())).to_vector();
+    t.model().train();
+    int correct = 0;
+    for (int i = 0; i < 500; ++i) {
+      int best = 0;
+      for (int k = 1; k < 10; ++k)
+        if (a[size_t(i * 10 + k)] + b[size_t(i * 10 + k)] > a[size_t(i * 10 + best)] + b[size_t(i * 10 + best)]) best = k;
+      correct += best == test.labels[size_t(i)];
+    }
+    BOOST_TEST_MESSAGE("with flip TTA: " << tta.accuracy << " (by hand " << correct / 500.0 << ")");
+    BOOST_CHECK_CLOSE(tta.accuracy, correct / 500.0, 0.5);   // ties within float rounding may flip one image
+    BOOST_CHECK_GT(std::abs(tta.loss - r.loss), 1e-4);      // the mirrored pass did change the logits
+  }
   BOOST_CHECK(fs::exists(dir / "run" / "config.json"));
   BOOST_CHECK(fs::exists(dir / "run" / "metrics.csv"));
   fs::remove_all(dir);
