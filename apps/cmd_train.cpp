@@ -1,10 +1,10 @@
 // vkwb train / eval / models: image classifiers on Fashion-MNIST (or MNIST, CIFAR-10).
 #include <cstdio>
 #include <fstream>
-#include <regex>
-#include <sstream>
+#include <set>
 
 #include <nlohmann/json.hpp>
+#include <toml++/toml.h>
 
 #include "apps/cli.h"
 #include "nets/train.h"
@@ -12,47 +12,38 @@
 namespace vkwb::app {
 namespace {
 
-// Flat TOML ("key = value" lines, # comments) or JSON object -> JSON.
+// A config file -> JSON object: JSON (*.json, nlohmann-json) or TOML (anything else, toml++).
+// Only top-level keys (the train options, '-' or '_'); strings, integers, floats and booleans.
 nlohmann::json read_config_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw Error("cannot open config file " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
   if (path.size() > 5 && path.substr(path.size() - 5) == ".json") {
     try {
-      return nlohmann::json::parse(text);
-    } catch (const std::exception& e) {
+      nlohmann::json j = nlohmann::json::parse(in);
+      if (!j.is_object()) throw Error("config file " + path + ": expected a JSON object");
+      return j;
+    } catch (const nlohmann::json::exception& e) {
       throw Error("config file " + path + ": invalid JSON: " + e.what());
     }
   }
+  toml::table t;
+  try {
+    t = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    throw Error("config file " + path + ":" + std::to_string(where.line) + ": " + std::string(e.description()));
+  }
   nlohmann::json j = nlohmann::json::object();
-  std::istringstream lines(text);
-  std::string line;
-  int n = 0;
-  std::regex kv(R"(^\s*([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(.*?)\s*$)");
-  while (std::getline(lines, line)) {
-    n++;
-    auto hash = line.find('#');
-    if (hash != std::string::npos) line = line.substr(0, hash);
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    std::smatch m;
-    if (!std::regex_match(line, m, kv)) throw Error("config file " + path + ":" + std::to_string(n) + ": expected key = value");
-    std::string key = m[1], v = m[2];
+  for (auto&& [k, v] : t) {
+    std::string key(k.str());
     for (auto& c : key)
       if (c == '-') c = '_';
-    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') j[key] = v.substr(1, v.size() - 2);
-    else if (v == "true" || v == "false") j[key] = v == "true";
-    else {
-      try {
-        size_t pos = 0;
-        double d = std::stod(v, &pos);
-        if (pos != v.size()) throw std::invalid_argument(v);
-        j[key] = d;
-      } catch (...) {
-        throw Error("config file " + path + ":" + std::to_string(n) + ": cannot parse value '" + v + "'");
-      }
-    }
+    std::string at = "config file " + path + ":" + std::to_string(v.source().begin.line) + ": ";
+    if (auto x = v.as_string()) j[key] = x->get();
+    else if (auto x = v.as_integer()) j[key] = x->get();
+    else if (auto x = v.as_floating_point()) j[key] = x->get();
+    else if (auto x = v.as_boolean()) j[key] = x->get();
+    else throw Error(at + "'" + key + "' must be a string, number or boolean (tables and arrays are not options)");
   }
   return j;
 }
@@ -115,6 +106,15 @@ void register_train(CLI::App& app) {
   cmd->add_flag("--json", a->json, "print the final result as JSON");
   cmd->callback([a, cmd] {
     nn::TrainConfig cfg = a->cfg;
+    std::set<std::string> given;   // TrainConfig keys set on the command line or in the config file
+    for (auto* opt : cmd->get_options()) {
+      if (opt->count() == 0) continue;
+      std::string key = opt->get_name();
+      if (key.rfind("--", 0) == 0) key = key.substr(2);
+      for (auto& ch : key)
+        if (ch == '-') ch = '_';
+      given.insert(key == "warmup" ? "warmup_epochs" : key);
+    }
     if (!a->config_file.empty()) {
       // File values first, then every flag given on the command line wins.
       nlohmann::json file = read_config_file(a->config_file);
@@ -141,8 +141,45 @@ void register_train(CLI::App& app) {
       cfg.resume = a->cfg.resume;
       cfg.quiet = a->cfg.quiet;
       if (file.contains("out") && cfg.out.empty()) cfg.out = file["out"].get<std::string>();
+      for (auto& [k, v] : file.items()) given.insert(k == "warmup" ? "warmup_epochs" : k);
     }
-    if (cfg.resume && cfg.out.empty()) throw Error("--resume needs --out (the run directory to continue)");
+    if (cfg.resume) {
+      // A resumed run continues with its own config.json; flags given again must agree with it,
+      // except the few that may change (nn::kResumableFields).
+      if (cfg.out.empty()) throw Error("--resume needs --out (the run directory to continue)");
+      std::string path = cfg.out + "/config.json";
+      std::ifstream in(path);
+      if (!in) throw Error("--resume: cannot read " + path + " (no run to continue in " + cfg.out + ")");
+      nlohmann::json saved_json;
+      try {
+        saved_json = nlohmann::json::parse(in);
+      } catch (const nlohmann::json::exception& e) {
+        throw Error("--resume: " + path + " is not valid JSON: " + e.what());
+      }
+      nlohmann::json want = cfg.to_json(), have = nn::TrainConfig::from_json(saved_json).to_json();
+      for (const auto& k : given) {
+        if (!want.contains(k)) continue;
+        if (nn::kResumableFields.count(k)) have[k] = want[k];
+        else if (want[k] != have[k]) {
+          std::string flag = k == "warmup_epochs" ? "warmup" : k;
+          for (auto& ch : flag)
+            if (ch == '_') ch = '-';
+          auto show = [](const nlohmann::json& v) {
+            if (!v.is_number_float()) return v.dump();
+            char b[32];
+            std::snprintf(b, sizeof b, "%.6g", v.get<double>());
+            return std::string(b);
+          };
+          throw Error("--resume: --" + flag + " " + show(want[k]) + " differs from the run's " + show(have[k]) + " (" + path +
+                      "); only --epochs, --data-dir, --log-every and --limit-test may change");
+        }
+      }
+      nn::TrainConfig resumed = nn::TrainConfig::from_json(have);
+      resumed.out = cfg.out;
+      resumed.resume = true;
+      resumed.quiet = cfg.quiet;
+      cfg = resumed;
+    }
     Device& dev = open_device();
     if (!cfg.quiet) std::fprintf(stderr, "vkwb train: %s on %s, device %s, seed %llu\n", cfg.model.c_str(), cfg.data.c_str(),
                                  dev.name().c_str(), (unsigned long long)cfg.seed);

@@ -169,6 +169,9 @@ void ClassifierTrainer::save_checkpoint(int epoch) {
   ck.meta["plateau_scale"] = schedule_->plateau_scale();
   ck.meta["plateau_best"] = schedule_->best();
   ck.meta["plateau_bad"] = schedule_->bad_epochs();
+  ck.meta["early_best_val_loss"] = best_val_loss_;
+  ck.meta["early_bad_epochs"] = bad_epochs_;
+  ck.meta["stopped_early"] = stopped_early_;
   nlohmann::json hist = nlohmann::json::array();
   for (auto& e : history_)
     hist.push_back({{"epoch", e.epoch}, {"train_loss", e.train_loss}, {"train_acc", e.train_acc}, {"val_loss", e.val_loss},
@@ -191,6 +194,9 @@ int ClassifierTrainer::load_latest_checkpoint() {
   load_optimizer(ck, "optim.", *opt_);
   schedule_->set_plateau_state(ck.meta["plateau_scale"].get<float>(), ck.meta["plateau_best"].get<float>(), ck.meta["plateau_bad"].get<int>());
   step_ = ck.meta["step"].get<int64_t>();
+  best_val_loss_ = ck.meta.value("early_best_val_loss", 1e30);
+  bad_epochs_ = ck.meta.value("early_bad_epochs", 0);
+  stopped_early_ = ck.meta.value("stopped_early", false);
   history_.clear();
   for (auto& e : ck.meta["history"])
     history_.push_back({e["epoch"].get<int>(), e["train_loss"].get<double>(), e["train_acc"].get<double>(), e["val_loss"].get<double>(),
@@ -206,7 +212,19 @@ std::vector<EpochResult> ClassifierTrainer::run() {
     io::RunDir run({.runs_root = parent.empty() ? "." : parent, .name = std::filesystem::path(cfg_.out).filename().string(),
                     .resume = cfg_.resume});
     if (cfg_.resume) {
+      // Continue with the run's own settings: everything but kResumableFields must match.
+      nlohmann::json saved = run.read_config();
+      nlohmann::json have = TrainConfig::from_json(saved).to_json(), want = cfg_.to_json();
+      for (auto& [k, v] : want.items()) {
+        if (kResumableFields.count(k) || have[k] == v) continue;
+        throw Error("--resume: " + k + " " + v.dump() + " differs from the run's " + have[k].dump() + " (" + run.config_path() + ")");
+      }
       first_epoch = load_latest_checkpoint();
+      if (have != want) {   // e.g. more epochs: config.json describes the run as it continues
+        nlohmann::json j = want;
+        j["device"] = saved.value("device", dev_.name());
+        run.write_config(j);
+      }
     } else {
       nlohmann::json j = cfg_.to_json();
       j["device"] = dev_.name();
@@ -230,10 +248,11 @@ std::vector<EpochResult> ClassifierTrainer::run() {
   if (cfg_.crop_padding || cfg_.flip || cfg_.erasing > 0 || cfg_.mixup > 0) lo.augment = data::make_augmentation(ao);
   data::BatchLoader loader(train_, lo);
   const int64_t per_epoch = loader.batches_per_epoch();
-  int bad_epochs = 0;
-  double best_val = 1e30;
+  if (stopped_early_ && !cfg_.quiet)
+    std::fprintf(stderr, "early stopping: the run stopped after epoch %d (no validation improvement); nothing to continue\n",
+                 history_.empty() ? 0 : history_.back().epoch);
   model_->train();
-  for (int epoch = first_epoch; epoch < cfg_.epochs; ++epoch) {
+  for (int epoch = first_epoch; epoch < cfg_.epochs && !stopped_early_; ++epoch) {
     opt_->lr = schedule_->lr_for_epoch(epoch);
     loader.start_epoch(epoch);
     io::Progress progress(per_epoch, "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(cfg_.epochs),
@@ -242,6 +261,7 @@ std::vector<EpochResult> ClassifierTrainer::run() {
     Tensor loss_sum = Tensor::zeros({1}, dev_), correct_sum = Tensor::zeros({1}, dev_);
     int64_t seen = 0, b = 0;
     double last_loss = 0;
+    int64_t last_checked = step_;   // the loss was finite at this step (or the epoch started here)
     while (const data::Batch* batch = loader.next()) {
       model_->set_step(step_);
       Tensor x = Tensor::from(batch->x, {batch->size, batch->c, batch->h, batch->w}, dev_);
@@ -267,8 +287,12 @@ std::vector<EpochResult> ClassifierTrainer::run() {
       if (b % cfg_.log_every == 0 || b == per_epoch) {
         last_loss = loss.item();   // the one sync per report
         if (!std::isfinite(last_loss))
-          throw Error("loss became " + std::to_string(last_loss) + " at step " + std::to_string(step_) +
-                      " (epoch " + std::to_string(epoch + 1) + "); stopped, the last good checkpoint is kept");
+          throw Error("loss became " + std::to_string(last_loss) + " at step " + std::to_string(step_) + " (epoch " +
+                      std::to_string(epoch + 1) + "; finite at step " + std::to_string(last_checked) + ", checked every " +
+                      std::to_string(cfg_.log_every) + " steps); stopped, " +
+                      (epoch > 0 && !cfg_.out.empty() ? "the checkpoint of epoch " + std::to_string(epoch) + " is kept"
+                                                      : std::string("no checkpoint was written yet")));
+        last_checked = step_;
         double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         char extra[96];
         std::snprintf(extra, sizeof extra, "loss %.4f  %.0f img/s", last_loss, seen / std::max(secs, 1e-9));
@@ -302,17 +326,17 @@ std::vector<EpochResult> ClassifierTrainer::run() {
     if (metrics)
       metrics->log(step_, {{"epoch", er.epoch}, {"train_loss", train_loss}, {"train_acc", train_acc}, {"val_loss", er.val_loss},
                            {"val_acc", er.val_acc}, {"lr", er.lr}, {"seconds", secs}, {"images_per_sec", er.images_per_sec}});
+    if (val_.n > 0 && cfg_.early_stopping > 0) {
+      if (er.val_loss < best_val_loss_) best_val_loss_ = er.val_loss, bad_epochs_ = 0;
+      else if (++bad_epochs_ >= cfg_.early_stopping) {
+        stopped_early_ = true;
+        if (!cfg_.quiet) std::fprintf(stderr, "early stopping: no validation improvement for %d epochs\n", bad_epochs_);
+      }
+    }
     if (!cfg_.out.empty()) save_checkpoint(epoch);
     TrainSnapshot s = snapshot();
     s.epochs = history_;
     publish(s);
-    if (val_.n > 0 && cfg_.early_stopping > 0) {
-      if (er.val_loss < best_val) best_val = er.val_loss, bad_epochs = 0;
-      else if (++bad_epochs >= cfg_.early_stopping) {
-        if (!cfg_.quiet) std::fprintf(stderr, "early stopping: no validation improvement for %d epochs\n", bad_epochs);
-        break;
-      }
-    }
   }
   TrainSnapshot s = snapshot();
   s.finished = true;

@@ -5,6 +5,7 @@
 #pragma once
 #include <functional>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,9 @@ struct TrainConfig {
   static TrainConfig from_json(const nlohmann::json& j);
 };
 
+// The TrainConfig fields a resumed run may change (everything else must match its config.json).
+inline const std::set<std::string> kResumableFields = {"epochs", "data_dir", "log_every", "limit_test"};
+
 struct EpochResult {
   int epoch = 0;
   double train_loss = 0, train_acc = 0, val_loss = 0, val_acc = 0, lr = 0, seconds = 0, images_per_sec = 0;
@@ -99,6 +103,9 @@ class ClassifierTrainer {
   std::unique_ptr<LRSchedule> schedule_;
   std::vector<EpochResult> history_;
   int64_t step_ = 0;
+  double best_val_loss_ = 1e30;   // early stopping: best validation loss so far,
+  int bad_epochs_ = 0;            // epochs since it improved,
+  bool stopped_early_ = false;    // and whether the run has stopped (all three in checkpoints)
   mutable std::mutex snap_mu_;
   TrainSnapshot snap_;
 };

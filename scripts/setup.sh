@@ -8,7 +8,7 @@ build="${1:-$here/build}"
 packages=(
   build-essential cmake ninja-build pkg-config
   libvulkan-dev glslang-tools mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
-  libboost-test-dev zlib1g-dev libstb-dev nlohmann-json3-dev libcli11-dev libgif-dev
+  libboost-test-dev zlib1g-dev libstb-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libgif-dev
   libopenblas-dev dataset-fashion-mnist
 )
 missing=()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Bad input through the real CLI: each case must exit non-zero with one line on stderr starting
+# The real CLI. Bad input: each case must exit non-zero with one line on stderr starting
 # "vkwb: error:" and naming the problem, and must not touch files that were already there.
+# Then the training paths: config files, run directories, resume, eval.
 # Usage: test_cli.sh path/to/vkwb
 set -uo pipefail
 vkwb="$1"
@@ -65,6 +66,51 @@ before="$(cd "$work/catch" && find . -type f -exec md5sum {} + | sort)"
 expect_error "cannot resume from" -- "$vkwb" --device cpu dqn --out "$work/catch" --resume --frames 600
 after="$(cd "$work/catch" && find . -type f -exec md5sum {} + | sort)"
 [[ "$before" == "$after" ]] || { echo "FAIL: a refused --resume changed the run directory"; fails=$((fails + 1)); }
+
+# Training through the CLI: a TOML config file with a flag overriding it, the run directory, a
+# resume that takes the run's own settings, a refused change of hyper-parameter, eval --json.
+check() { if eval "$1"; then echo "ok: $2"; else echo "FAIL: $2"; fails=$((fails + 1)); fi; }
+cat > "$work/mlp.toml" <<'TOML'
+# a vkwb train config (keys are the long flags; '-' or '_')
+model = "mlp"
+epochs = 3          # overridden on the command line below
+batch = 64
+optimizer = "adam"
+lr = 2e-3
+limit-train = 512
+limit_test = 200
+val_size = 0
+seed = 4
+TOML
+"$vkwb" train --config "$work/mlp.toml" --epochs 1 --quiet --out "$work/mlp" --json > "$work/mlp1.json" 2>/dev/null
+check '[[ $? -eq 0 ]]' "train --config mlp.toml --epochs 1"
+check 'grep -q "\"model\": \"mlp\"" "$work/mlp/config.json" && grep -q "\"epochs\": 1" "$work/mlp/config.json" && grep -q "\"seed\": 4" "$work/mlp/config.json"' \
+  "config.json holds the file's values with the flag's override"
+check '[[ $(ls "$work/mlp/checkpoints/"*.ckpt | wc -l) -eq 1 && $(wc -l < "$work/mlp/metrics.csv") -eq 2 && -s "$work/mlp/metrics.jsonl" ]]' \
+  "one checkpoint, metrics.csv and metrics.jsonl after one epoch"
+check 'python3 -c "import json,sys; j=json.load(open(sys.argv[1])); assert 0.1 < j[\"test_accuracy\"] <= 1 and len(j[\"epochs\"]) == 1" "$work/mlp1.json"' \
+  "train --json prints the test accuracy and one epoch"
+before="$(cd "$work/mlp" && find . -type f -exec md5sum {} + | sort)"
+expect_error "lr 0.5.*differs from the run's" -- "$vkwb" train --out "$work/mlp" --resume --lr 0.5 --epochs 2
+after="$(cd "$work/mlp" && find . -type f -exec md5sum {} + | sort)"
+check '[[ "$before" == "$after" ]]' "a refused --resume leaves the run directory as it was"
+expect_error "cannot read .*config.json" -- "$vkwb" train --out "$work/nothing-here" --resume
+"$vkwb" train --out "$work/mlp" --resume --epochs 2 --quiet > /dev/null 2>&1
+check '[[ $? -eq 0 && $(wc -l < "$work/mlp/metrics.csv") -eq 3 && $(ls "$work/mlp/checkpoints/"*.ckpt | wc -l) -eq 2 ]]' \
+  "--resume --epochs 2 continues with the run's own settings (model, seed, data) for one more epoch"
+check 'grep -q "\"epochs\": 2" "$work/mlp/config.json" && grep -q "\"lr\": 0.00200" "$work/mlp/config.json"' "config.json records the new epoch count, the old lr"
+ck="$(ls "$work/mlp/checkpoints/"*.ckpt | tail -1)"
+"$vkwb" eval --checkpoint "$ck" --json > "$work/eval.json" 2>/dev/null
+check 'python3 -c "import json,sys; j=json.load(open(sys.argv[1])); assert j[\"model\"] == \"mlp\" and j[\"tta\"] == \"none\" and len(j[\"confusion\"]) == 10 and 0.1 < j[\"test_accuracy\"] <= 1" "$work/eval.json"' \
+  "eval --json: model, accuracy, 10x10 confusion matrix"
+"$vkwb" eval --checkpoint "$ck" --tta flip > "$work/eval_tta.txt" 2>/dev/null
+check 'grep -q "test accuracy .*(flip test-time augmentation)" "$work/eval_tta.txt"' "eval --tta flip"
+printf 'model = "mlp"\nepochs = [1, 2]\n' > "$work/bad.toml"
+expect_error "bad.toml:2: 'epochs' must be a string" -- "$vkwb" train --config "$work/bad.toml"
+printf 'model = "mlp\n' > "$work/broken.toml"
+expect_error "broken.toml:1" -- "$vkwb" train --config "$work/broken.toml"
+printf '{"model": "mlp", "epochz": 1}' > "$work/typo.json"
+expect_error "unknown option 'epochz'" -- "$vkwb" train --config "$work/typo.json"
 
 if [[ $fails -ne 0 ]]; then echo "$fails CLI check(s) failed"; exit 1; fi
 echo "all CLI checks passed"

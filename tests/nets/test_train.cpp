@@ -1,6 +1,8 @@
 // Training machinery: optimizers, modules, the classifier trainer, checkpoints and resume.
 #include <boost/test/unit_test.hpp>
 
+#include <array>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -9,6 +11,7 @@
 #include "nets/data/augment.h"
 #include "nets/data/dataset.h"
 #include "nets/io/checkpoint_file.h"
+#include "nets/init.h"
 #include "nets/layers.h"
 #include "nets/optim.h"
 #include "nets/train.h"
@@ -176,6 +179,44 @@ BOOST_AUTO_TEST_CASE(resume_is_identical_to_an_uninterrupted_run) {
   int lines = 0;
   for (std::string l; std::getline(csv, l);) lines++;
   BOOST_CHECK_EQUAL(lines, 3);   // header + 2 epochs
+  // A resumed run keeps its hyper-parameters: a changed one is refused before anything is written.
+  nn::TrainConfig changed = rest;
+  changed.lr = 0.5f;
+  auto says = [](const std::string& word) {
+    return [word](const Error& e) { return std::string(e.what()).find(word) != std::string::npos; };
+  };
+  BOOST_CHECK_EXCEPTION(nn::ClassifierTrainer(gpu(), changed).run(), Error, says("lr"));
+  // More epochs may be asked for: the run continues and config.json says so.
+  nn::TrainConfig longer = rest;
+  longer.epochs = 3;
+  nn::ClassifierTrainer b3(gpu(), longer);
+  BOOST_CHECK_EQUAL(b3.run().size(), 3u);
+  std::ifstream cj(dir / "half" / "config.json");
+  BOOST_CHECK_EQUAL(nlohmann::json::parse(cj)["epochs"].get<int>(), 3);
+  fs::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(early_stopping_stops_and_stays_stopped_on_resume) {
+  fs::path dir = temp_dir("early");
+  nn::TrainConfig c = small_config(dir / "run");
+  c.optimizer = "sgd";
+  c.lr = 1e-12f;          // the weights cannot move: the validation loss never improves after epoch 1
+  c.epochs = 5;
+  c.early_stopping = 2;   // so epochs 2 and 3 are the two bad ones
+  c.limit_train = 400;
+  nn::ClassifierTrainer t(gpu(), c);
+  BOOST_CHECK_EQUAL(t.run().size(), 3u);
+  nn::TrainConfig r = c;
+  r.resume = true;
+  r.epochs = 8;
+  nn::ClassifierTrainer t2(gpu(), r);
+  BOOST_CHECK_EQUAL(t2.run().size(), 3u);   // the stop is part of the checkpoint
+  // Without early stopping the same run trains every epoch.
+  nn::TrainConfig all = c;
+  all.early_stopping = 0;
+  all.epochs = 4;
+  all.out = (dir / "all").string();
+  BOOST_CHECK_EQUAL(nn::ClassifierTrainer(gpu(), all).run().size(), 4u);
   fs::remove_all(dir);
 }
 
@@ -232,6 +273,120 @@ BOOST_AUTO_TEST_CASE(nan_loss_stops_with_the_step) {
     return w.find("step") != std::string::npos && (w.find("nan") != std::string::npos || w.find("inf") != std::string::npos);
   });
   fs::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(nan_loss_in_a_later_epoch_keeps_the_last_good_checkpoint) {
+  fs::path dir = temp_dir("nan2");
+  nn::TrainConfig c = small_config(dir / "run");
+  c.optimizer = "sgd";
+  c.lr = 0.01f;
+  c.schedule = "step";   // epoch 2 runs at lr 0.01 * 1e14: it diverges there
+  c.step_size = 1;
+  c.gamma = 1e14f;
+  c.epochs = 3;
+  c.val_size = 0;
+  c.log_every = 5;
+  std::string msg;
+  try {
+    nn::ClassifierTrainer(gpu(), c).run();
+  } catch (const Error& e) {
+    msg = e.what();
+  }
+  BOOST_TEST_MESSAGE("error: " << msg);
+  BOOST_CHECK(msg.find("epoch 2") != std::string::npos);
+  BOOST_CHECK(msg.find("checkpoint of epoch 1 is kept") != std::string::npos);
+  std::vector<fs::path> cks;
+  for (auto& e : fs::directory_iterator(dir / "run" / "checkpoints"))
+    if (e.path().extension() == ".ckpt") cks.push_back(e.path());
+  BOOST_REQUIRE_EQUAL(cks.size(), 1u);
+  // It is the epoch-1 checkpoint, intact, with finite weights.
+  nn::TrainConfig ec = nn::checkpoint_config(cks[0].string());
+  ec.out.clear();
+  nn::ClassifierTrainer e(gpu(), ec);
+  e.load_model(cks[0].string());
+  for (float v : flat_weights(e.model())) BOOST_REQUIRE(std::isfinite(v));
+  BOOST_CHECK(std::isfinite(e.test().loss));
+  BOOST_CHECK_EQUAL(cks[0].filename().string(), "step_0000000038.ckpt");   // 1200 images / 32 = 38 steps
+  fs::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(lr_schedules_match_their_formulas) {
+  const double base = 0.1;
+  nn::LRSchedule step(float(base), {.kind = "step", .step_size = 3, .gamma = 0.5f});
+  for (int e = 0; e < 10; ++e) BOOST_CHECK_CLOSE(step.lr_for_epoch(e), base * std::pow(0.5, e / 3), 1e-4);
+  nn::LRSchedule cosine(float(base), {.kind = "cosine", .total_epochs = 8, .min_lr = 0.01f});
+  for (int e = 0; e <= 8; ++e)
+    BOOST_CHECK_CLOSE(cosine.lr_for_epoch(e), 0.01 + 0.5 * (base - 0.01) * (1 + std::cos(M_PI * e / 8)), 1e-4);
+  BOOST_CHECK_CLOSE(cosine.lr_for_epoch(12), 0.01, 1e-4);   // stays at the floor after the horizon
+  // Linear warmup from lr/10 over the first epochs, then the schedule itself.
+  nn::LRSchedule warm(float(base), {.kind = "constant", .warmup_epochs = 4});
+  BOOST_CHECK_CLOSE(warm.lr_for_epoch(0), base * 0.1, 1e-4);
+  BOOST_CHECK_CLOSE(warm.lr_for_epoch(2), base * (0.1 + 0.9 * 2 / 4.0), 1e-4);
+  BOOST_CHECK_CLOSE(warm.lr_for_epoch(4), base, 1e-4);
+  // Reduce on plateau (PyTorch's ReduceLROnPlateau, mode min): the lr drops by gamma once the
+  // validation loss has not improved for more than `patience` epochs, then the count restarts.
+  nn::LRSchedule plat(float(base), {.kind = "plateau", .gamma = 0.1f, .patience = 2});
+  std::vector<float> losses = {1.0f, 0.9f, 0.95f, 0.91f, 0.92f, 0.93f, 0.5f};
+  std::vector<double> expect_after = {base, base, base, base, base * 0.1, base * 0.1, base * 0.1};
+  for (size_t i = 0; i < losses.size(); ++i) {
+    plat.report_validation_loss(losses[i]);
+    BOOST_CHECK_CLOSE(plat.lr_for_epoch(int(i) + 1), expect_after[i], 1e-4);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(dropout_keeps_the_expectation_and_its_gradient_is_the_mask) {
+  Device& dev = gpu();
+  const int n = 40001;   // odd
+  const float p = 0.3f;
+  Tensor x = Tensor::full({n}, 2.f, dev).requires_grad_();
+  Tensor y = dropout(x, p, 7, /*training=*/true);
+  auto v = y.to_vector();
+  int kept = 0;
+  for (float e : v) {
+    BOOST_REQUIRE(e == 0.f || std::abs(e - 2.f / (1 - p)) < 1e-5f);   // dropped, or scaled by 1/(1-p)
+    kept += e != 0.f;
+  }
+  double rate = double(kept) / n;   // binomial: std sqrt(p(1-p)/n) = 0.0023
+  BOOST_CHECK_CLOSE(rate, 1 - p, 100 * 5 * 0.0023 / (1 - p));
+  sum(y).backward();
+  auto g = x.grad().to_vector();
+  for (int i = 0; i < n; ++i) BOOST_REQUIRE_CLOSE(g[size_t(i)] * 2.f + 1.f, v[size_t(i)] + 1.f, 1e-4);   // dy/dx = mask/(1-p)
+  // Same seed, same mask; another seed, another mask; eval mode is the identity.
+  BOOST_CHECK(dropout(x.detach(), p, 7, true).to_vector() == v);
+  BOOST_CHECK(dropout(x.detach(), p, 8, true).to_vector() != v);
+  BOOST_CHECK(dropout(x.detach(), p, 7, false).to_vector() == x.detach().to_vector());
+}
+
+BOOST_AUTO_TEST_CASE(initialisers_have_their_variances) {
+  Device& dev = gpu();
+  const Shape w{257, 129, 3, 3};   // conv weight: fan_in 129*9, fan_out 257*9
+  const double fin = 129 * 9, fout = 257 * 9;
+  auto stats = [](const Tensor& t) {
+    auto v = t.to_dvector();
+    double m = 0, s = 0, mx = 0;
+    for (double e : v) m += e, mx = std::max(mx, std::abs(e));
+    m /= double(v.size());
+    for (double e : v) s += (e - m) * (e - m);
+    return std::array<double, 3>{m, std::sqrt(s / double(v.size())), mx};
+  };
+  struct Case { const char* name; Tensor t; double std, bound; };
+  std::vector<Case> cases = {
+      {"xavier_uniform", nn::init::xavier_uniform(w, dev, 1), std::sqrt(2 / (fin + fout)), std::sqrt(6 / (fin + fout))},
+      {"xavier_normal", nn::init::xavier_normal(w, dev, 2), std::sqrt(2 / (fin + fout)), 0},
+      {"kaiming_uniform", nn::init::kaiming_uniform(w, dev, 3), std::sqrt(2 / fin), std::sqrt(6 / fin)},
+      {"kaiming_normal", nn::init::kaiming_normal(w, dev, 4), std::sqrt(2 / fin), 0},
+      {"kaiming_normal fan_out", nn::init::kaiming_normal(w, dev, 5, std::sqrt(2.0), false), std::sqrt(2 / fout), 0},
+      {"default_uniform", nn::init::default_uniform(w, dev, 6, fin), 1 / std::sqrt(3 * fin), 1 / std::sqrt(fin)},
+  };
+  for (auto& c : cases) {
+    auto [m, sd, mx] = stats(c.t);
+    BOOST_TEST_MESSAGE(c.name << ": mean " << m << " std " << sd << " (want " << c.std << ") max " << mx);
+    BOOST_CHECK_MESSAGE(std::abs(m) < 0.01 * c.std * 10, c.name << " mean " << m);
+    BOOST_CHECK_MESSAGE(std::abs(sd / c.std - 1) < 0.01, c.name << " std " << sd << " vs " << c.std);
+    if (c.bound > 0) BOOST_CHECK_MESSAGE(mx <= c.bound * (1 + 1e-6) && mx > 0.99 * c.bound, c.name << " max " << mx << " bound " << c.bound);
+  }
+  // Same seed, same weights.
+  BOOST_CHECK(nn::init::xavier_uniform(w, dev, 1).to_vector() == cases[0].t.to_vector());
 }
 
 BOOST_AUTO_TEST_CASE(bad_input_is_refused) {
