@@ -70,6 +70,9 @@ std::vector<Case> cases() {
   unary("sigmoid", [](auto& x) { return sigmoid(x); });
   unary("tanh", [](auto& x) { return vkwb::tanh(x); });
   unary("softplus", [](auto& x) { return softplus(x); });
+  unary("silu", [](auto& x) { return silu(x); });
+  unary("gelu", [](auto& x) { return gelu(x); });
+  unary("gelu_tanh", [](auto& x) { return gelu(x, true); });
   unary("exp", [](auto& x) { return vkwb::exp(x); });
   unary("log", [](auto& x) { return vkwb::log(x); }, 0.1, 4);
   unary("sqrt", [](auto& x) { return vkwb::sqrt(x); }, 0.1, 4);

@@ -18,6 +18,8 @@ Tensor elu(const Tensor& x, float alpha = 1.f);
 Tensor sigmoid(const Tensor& x);
 Tensor tanh(const Tensor& x);
 Tensor softplus(const Tensor& x);
+Tensor silu(const Tensor& x);                                    // x * sigmoid(x) (swish)
+Tensor gelu(const Tensor& x, bool tanh_approximation = false);   // x * Phi(x); PyTorch's approximate="tanh" with true
 Tensor exp(const Tensor& x);
 Tensor log(const Tensor& x);
 Tensor sqrt(const Tensor& x);

@@ -118,6 +118,35 @@ std::shared_ptr<Activation> ELU(float a) { return std::make_shared<Activation>("
 std::shared_ptr<Activation> Sigmoid() { return std::make_shared<Activation>("Sigmoid", [](const Tensor& x) { return sigmoid(x); }); }
 std::shared_ptr<Activation> Tanh() { return std::make_shared<Activation>("Tanh", [](const Tensor& x) { return vkwb::tanh(x); }); }
 std::shared_ptr<Activation> Softplus() { return std::make_shared<Activation>("Softplus", [](const Tensor& x) { return softplus(x); }); }
+std::shared_ptr<Activation> SiLU() { return std::make_shared<Activation>("SiLU", [](const Tensor& x) { return silu(x); }); }
+std::shared_ptr<Activation> GELU(bool t) {
+  return std::make_shared<Activation>(t ? "GELU(tanh)" : "GELU", [t](const Tensor& x) { return gelu(x, t); });
+}
+std::shared_ptr<Activation> ReLU6() { return std::make_shared<Activation>("ReLU6", [](const Tensor& x) { return clamp(x, 0.f, 6.f); }); }
+std::shared_ptr<Activation> Hardtanh(float lo, float hi) {
+  return std::make_shared<Activation>("Hardtanh", [lo, hi](const Tensor& x) { return clamp(x, lo, hi); });
+}
+std::shared_ptr<Activation> SELU() {   // Klambauer et al. 2017: scale * elu(x, alpha)
+  return std::make_shared<Activation>("SELU", [](const Tensor& x) { return mul(elu(x, 1.6732632423543772f), 1.0507009873554805f); });
+}
+
+PReLU::PReLU(ModuleContext& ctx, int n, float init) : n_(n) {
+  if (n < 1) throw Error("PReLU: num_parameters must be >= 1");
+  weight_ = &register_parameter("weight", Tensor::full({n}, init, *ctx.device));
+}
+
+Tensor PReLU::forward(const Tensor& x) {
+  Tensor a = *weight_;
+  if (n_ > 1) {
+    if (x.dim() < 2 || x.shape()[1] != n_)
+      throw Error("PReLU(" + std::to_string(n_) + "): input " + x.shape().str() + " has not " + std::to_string(n_) + " channels");
+    std::vector<int64_t> s(size_t(x.dim() - 1), 1);
+    s[0] = n_;
+    a = a.reshape(Shape::of(s));
+  }
+  return sub(relu(x), mul(a, relu(neg(x))));
+}
+
 std::shared_ptr<Activation> activation(const std::string& n) {
   if (n == "relu") return ReLU();
   if (n == "leaky_relu") return LeakyReLU();
@@ -125,7 +154,13 @@ std::shared_ptr<Activation> activation(const std::string& n) {
   if (n == "sigmoid") return Sigmoid();
   if (n == "tanh") return Tanh();
   if (n == "softplus") return Softplus();
-  throw Error("unknown activation '" + n + "' (relu, leaky_relu, elu, sigmoid, tanh, softplus)");
+  if (n == "silu") return SiLU();
+  if (n == "gelu") return GELU();
+  if (n == "gelu_tanh") return GELU(true);
+  if (n == "relu6") return ReLU6();
+  if (n == "hardtanh") return Hardtanh();
+  if (n == "selu") return SELU();
+  throw Error("unknown activation '" + n + "' (relu, leaky_relu, elu, selu, sigmoid, tanh, softplus, silu, gelu, gelu_tanh, relu6, hardtanh)");
 }
 
 Sequential::Sequential(std::initializer_list<ModulePtr> mods) {

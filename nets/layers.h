@@ -111,7 +111,8 @@ class Flatten : public Module {
   std::string type_name() const override { return "Flatten"; }
 };
 
-// Parameter-free elementwise layer: ReLU, LeakyReLU, ELU, Sigmoid, Tanh, Softplus.
+// Parameter-free elementwise layer: ReLU, LeakyReLU, ELU, SELU, Sigmoid, Tanh, Softplus, SiLU, GELU,
+// ReLU6, Hardtanh (PReLU, which learns its slope, is a module of its own below).
 class Activation : public Module {
  public:
   Activation(std::string name, std::function<Tensor(const Tensor&)> fn) : name_(std::move(name)), fn_(std::move(fn)) {}
@@ -128,6 +129,24 @@ std::shared_ptr<Activation> ELU(float alpha = 1.f);
 std::shared_ptr<Activation> Sigmoid();
 std::shared_ptr<Activation> Tanh();
 std::shared_ptr<Activation> Softplus();
+std::shared_ptr<Activation> SiLU();
+std::shared_ptr<Activation> GELU(bool tanh_approximation = false);
+std::shared_ptr<Activation> ReLU6();
+std::shared_ptr<Activation> Hardtanh(float lo = -1.f, float hi = 1.f);
+std::shared_ptr<Activation> SELU();
+
+// y = max(0, x) + a * min(0, x) with a learned slope: one shared (num_parameters = 1) or one per
+// channel (dimension 1 of the input), initialised to `init` as in torch.nn.PReLU.
+class PReLU : public Module {
+ public:
+  PReLU(ModuleContext& ctx, int num_parameters = 1, float init = 0.25f);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "PReLU(" + std::to_string(n_) + ")"; }
+
+ private:
+  int n_;
+  Tensor* weight_;
+};
 std::shared_ptr<Activation> activation(const std::string& name);   // by name; throws on unknown
 
 class LocalResponseNorm : public Module {

@@ -41,6 +41,9 @@ vec4 f(vec4 v) {
   if (OP == U_AFFINE) return p.a * v + p.b;
   if (OP == U_SQUARE) return v * v;
   if (OP == U_POW) return pow(v, vec4(p.a));
+  if (OP == U_SILU) return v / (1.0 + exp(-v));
+  if (OP == U_GELU) return 0.5 * v * (1.0 + erf_approx(v * 0.7071067811865476));
+  if (OP == U_GELU_TANH) return 0.5 * v * (1.0 + gelu_tanh_t(v));
   return sign(v);
 }
 

@@ -20,7 +20,8 @@ layout(push_constant) uniform P { uint n; float a; float b; } p;
 
 // Ops whose derivative needs x, and those that need y = f(x).
 bool needs_x() { return OP == U_RELU || OP == U_LEAKY_RELU || OP == U_ELU || OP == U_SOFTPLUS || OP == U_LOG ||
-                        OP == U_ABS || OP == U_CLAMP || OP == U_SQUARE || OP == U_POW; }
+                        OP == U_ABS || OP == U_CLAMP || OP == U_SQUARE || OP == U_POW || OP == U_SILU ||
+                        OP == U_GELU || OP == U_GELU_TANH; }
 bool needs_y() { return OP == U_ELU || OP == U_SIGMOID || OP == U_TANH || OP == U_EXP || OP == U_SQRT; }
 
 vec4 deriv(vec4 v, vec4 o) {
@@ -40,6 +41,16 @@ vec4 deriv(vec4 v, vec4 o) {
   if (OP == U_AFFINE) return vec4(p.a);
   if (OP == U_SQUARE) return 2.0 * v;
   if (OP == U_POW) return p.a * pow(v, vec4(p.a - 1.0));
+  if (OP == U_SILU) {
+    vec4 s = 1.0 / (1.0 + exp(-v));
+    return s * (1.0 + v * (1.0 - s));
+  }
+  if (OP == U_GELU)   // Phi(v) + v phi(v)
+    return 0.5 * (1.0 + erf_approx(v * 0.7071067811865476)) + v * 0.3989422804014327 * exp(-0.5 * v * v);
+  if (OP == U_GELU_TANH) {
+    vec4 t = gelu_tanh_t(v);
+    return 0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * GELU_C * (1.0 + 3.0 * 0.044715 * v * v);
+  }
   return vec4(0.0);
 }
 

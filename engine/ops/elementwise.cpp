@@ -68,6 +68,8 @@ Tensor elu(const Tensor& x, float alpha) { return unary(x, UnaryOp::elu, alpha);
 Tensor sigmoid(const Tensor& x) { return unary(x, UnaryOp::sigmoid); }
 Tensor tanh(const Tensor& x) { return unary(x, UnaryOp::tanh); }
 Tensor softplus(const Tensor& x) { return unary(x, UnaryOp::softplus); }
+Tensor silu(const Tensor& x) { return unary(x, UnaryOp::silu); }
+Tensor gelu(const Tensor& x, bool tanh_approximation) { return unary(x, tanh_approximation ? UnaryOp::gelu_tanh : UnaryOp::gelu); }
 Tensor exp(const Tensor& x) { return unary(x, UnaryOp::exp); }
 Tensor log(const Tensor& x) { return unary(x, UnaryOp::log); }
 Tensor sqrt(const Tensor& x) { return unary(x, UnaryOp::sqrt); }

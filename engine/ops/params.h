@@ -31,7 +31,8 @@ static_assert(sizeof(BinaryP) == 68 && sizeof(CopyP) == 80 && sizeof(OptimP) == 
 static_assert(sizeof(GemmP) <= 128 && sizeof(Im2colP) <= 128 && sizeof(PoolP) <= 128, "push constants fit 128 bytes");
 
 enum class UnaryOp : int32_t {
-  relu, leaky_relu, elu, sigmoid, tanh, softplus, exp, log, sqrt, abs, neg, clamp, affine, square, pow, sign
+  relu, leaky_relu, elu, sigmoid, tanh, softplus, exp, log, sqrt, abs, neg, clamp, affine, square, pow, sign,
+  silu, gelu, gelu_tanh
 };
 enum class BinaryOp : int32_t { add, sub, mul, div, max, min, pow, ge, gt, eq, lt, le };
 enum class ReduceOp : int32_t { sum, mean, max, min, var, sumsq, argmax, argmin };

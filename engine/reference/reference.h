@@ -31,6 +31,12 @@ template <class T> T unary_fwd(UnaryOp op, T v, T a, T b) {
     case UnaryOp::square: return v * v;
     case UnaryOp::pow: return std::pow(v, a);
     case UnaryOp::sign: return T((v > 0) - (v < 0));
+    case UnaryOp::silu: return v / (T(1) + std::exp(-v));
+    case UnaryOp::gelu: return T(0.5) * v * (T(1) + std::erf(v / std::sqrt(T(2))));
+    case UnaryOp::gelu_tanh: {
+      const T c = std::sqrt(T(2) / T(M_PI));
+      return T(0.5) * v * (T(1) + std::tanh(c * (v + T(0.044715) * v * v * v)));
+    }
   }
   return v;
 }
@@ -53,6 +59,17 @@ template <class T> T unary_deriv(UnaryOp op, T v, T o, T a, T b) {
     case UnaryOp::square: return T(2) * v;
     case UnaryOp::pow: return a * std::pow(v, a - T(1));
     case UnaryOp::sign: return T(0);
+    case UnaryOp::silu: {
+      T s = T(1) / (T(1) + std::exp(-v));
+      return s * (T(1) + v * (T(1) - s));
+    }
+    case UnaryOp::gelu:
+      return T(0.5) * (T(1) + std::erf(v / std::sqrt(T(2)))) + v * std::exp(-v * v / T(2)) / std::sqrt(T(2) * T(M_PI));
+    case UnaryOp::gelu_tanh: {
+      const T c = std::sqrt(T(2) / T(M_PI));
+      T t = std::tanh(c * (v + T(0.044715) * v * v * v));
+      return T(0.5) * (T(1) + t) + T(0.5) * v * (T(1) - t * t) * c * (T(1) + T(3) * T(0.044715) * v * v);
+    }
   }
   return T(0);
 }

@@ -15,3 +15,16 @@
 #define U_SQUARE 13
 #define U_POW 14
 #define U_SIGN 15
+#define U_SILU 16
+#define U_GELU 17
+#define U_GELU_TANH 18
+
+// erf for GELU (GLSL has none): Abramowitz & Stegun 7.1.26, |error| <= 1.5e-7.
+vec4 erf_approx(vec4 x) {
+  vec4 ax = abs(x), t = 1.0 / (1.0 + 0.3275911 * ax);
+  vec4 poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  return sign(x) * (1.0 - poly * exp(-ax * ax));
+}
+const float GELU_C = 0.7978845608028654;   // sqrt(2 / pi)
+// tanh(GELU_C * (v + 0.044715 v^3)), its argument clamped where tanh is +-1 in float anyway.
+vec4 gelu_tanh_t(vec4 v) { return tanh(clamp(GELU_C * (v + 0.044715 * v * v * v), -15.0, 15.0)); }

@@ -28,6 +28,9 @@ BOOST_AUTO_TEST_CASE(unary_grads) {
   gradcheck("clamp", [](auto& in) { return clamp(in[0], -0.5f, 0.7f); }, {x});
   gradcheck("affine", [](auto& in) { return affine(in[0], -1.5f, 0.3f); }, {x});
   gradcheck("square", [](auto& in) { return square(in[0]); }, {x});
+  gradcheck("silu", [](auto& in) { return silu(in[0]); }, {x});
+  gradcheck("gelu", [](auto& in) { return gelu(in[0]); }, {x});
+  gradcheck("gelu_tanh", [](auto& in) { return gelu(in[0], true); }, {x});
   gradcheck("pow scalar", [](auto& in) { return vkwb::pow(in[0], 2.5f); }, {pos});
   }
   unsetenv("VKWB_VEC4");

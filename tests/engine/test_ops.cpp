@@ -31,6 +31,9 @@ BOOST_AUTO_TEST_CASE(unary_ops) {
     check_op("square", [](auto& in) { return square(in[0]); }, {x});
     check_op("pow", [](auto& in) { return vkwb::pow(in[0], 1.7f); }, {pos});
     check_op("sign", [](auto& in) { return unary(in[0], UnaryOp::sign); }, {x});
+    check_op("silu", [](auto& in) { return silu(in[0]); }, {x});
+    check_op("gelu", [](auto& in) { return gelu(in[0]); }, {x});
+    check_op("gelu_tanh", [](auto& in) { return gelu(in[0], true); }, {x});
   }
   unsetenv("VKWB_VEC4");
   // Inputs that start one float into their buffer: one-float texel view / float path.

@@ -4,10 +4,14 @@
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <cstdio>
 #include <map>
 
+#include "engine/ops.h"
+#include "nets/layers.h"
 #include "nets/models/models.h"
 #include "nets/optim.h"
 #include "support/op_check.h"
@@ -123,6 +127,51 @@ BOOST_AUTO_TEST_CASE(bad_options) {
   BOOST_CHECK_THROW(make_model("resnet20", ctx, {.depth = 21}), Error);
   BOOST_CHECK_THROW(make_model("densenet", ctx, {.depth = 41}), Error);
   BOOST_CHECK_THROW(make_model("no_such_model", ctx, {}), Error);
+}
+
+BOOST_AUTO_TEST_CASE(activation_layers) {
+  // Every named activation builds and is the op it names (values checked on a few points; the
+  // kernels themselves have reference tests and gradchecks in test_engine).
+  Tensor x = Tensor::from(std::vector<float>{-7.f, -1.f, -0.25f, 0.5f, 2.f, 7.f}, {6}, gpu());
+  auto xv = x.to_vector();
+  std::map<std::string, std::function<double(double)>> want = {
+      {"relu", [](double v) { return std::max(v, 0.0); }},
+      {"relu6", [](double v) { return std::clamp(v, 0.0, 6.0); }},
+      {"hardtanh", [](double v) { return std::clamp(v, -1.0, 1.0); }},
+      {"silu", [](double v) { return v / (1 + std::exp(-v)); }},
+      {"gelu", [](double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); }},
+      {"selu", [](double v) { return 1.0507009873554805 * (v > 0 ? v : 1.6732632423543772 * (std::exp(v) - 1)); }},
+      {"softplus", [](double v) { return std::log1p(std::exp(v)); }},
+  };
+  for (auto& [name, f] : want) {
+    auto y = activation(name)->forward(x).to_vector();
+    for (size_t i = 0; i < xv.size(); ++i)
+      BOOST_CHECK_MESSAGE(std::abs(y[i] - f(xv[i])) < 1e-5 * (1 + std::abs(f(xv[i]))), name << "(" << xv[i] << ") = " << y[i] << ", want " << f(xv[i]));
+  }
+  BOOST_CHECK_THROW(activation("swishy"), Error);
+}
+
+BOOST_AUTO_TEST_CASE(prelu_learns_one_slope_per_channel) {
+  ModuleContext ctx(gpu(), 3);
+  PReLU pr(ctx, 3, 0.25f);
+  BOOST_CHECK_EQUAL(pr.num_parameters(), 3);
+  Tensor x = Tensor::randn({2, 3, 4, 5}, gpu(), 11);
+  Tensor y = pr.forward(x);
+  auto xv = x.to_vector(), yv = y.to_vector();
+  for (size_t i = 0; i < xv.size(); ++i) BOOST_REQUIRE_CLOSE(yv[i] + 10.f, (xv[i] > 0 ? xv[i] : 0.25f * xv[i]) + 10.f, 1e-4);
+  // d sum(y) / d a_c = sum of the negative inputs of channel c.
+  sum(y).backward();
+  auto g = pr.named_parameters()[0].second->grad().to_vector();
+  for (int c = 0; c < 3; ++c) {
+    double want = 0;
+    for (int n = 0; n < 2; ++n)
+      for (int k = 0; k < 20; ++k) want += std::min(0.f, xv[size_t((n * 3 + c) * 20 + k)]);
+    BOOST_CHECK_CLOSE(g[size_t(c)], want, 1e-3);
+  }
+  BOOST_CHECK_THROW(pr.forward(Tensor::randn({2, 4, 5}, gpu(), 1)), Error);   // 4 channels, not 3
+  PReLU shared(ctx);   // one slope for everything
+  BOOST_CHECK_EQUAL(shared.num_parameters(), 1);
+  BOOST_CHECK_CLOSE(shared.forward(Tensor::full({2, 3}, -2.f, gpu())).to_vector()[4], -0.5f, 1e-4);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
