@@ -131,7 +131,7 @@ OptimStep Adam::configure() const {
   return s;
 }
 
-std::vector<std::string> optimizer_names() { return {"sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "adamw"}; }
+std::vector<std::string> optimizer_names() { return {"sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "rmsprop_centered", "adam", "adamw"}; }
 
 std::unique_ptr<Optimizer> make_optimizer(const std::string& name, std::vector<Tensor*> params, float lr, float wd, float momentum) {
   auto pick = [&](float dflt) { return lr > 0 ? lr : dflt; };
@@ -142,7 +142,10 @@ std::unique_ptr<Optimizer> make_optimizer(const std::string& name, std::vector<T
   if (name == "adagrad") return std::make_unique<Adagrad>(params, AdagradOptions{.lr = pick(0.01f), .weight_decay = wd});
   if (name == "adadelta") return std::make_unique<Adadelta>(params, AdadeltaOptions{.lr = pick(1.f), .weight_decay = wd});
   if (name == "rmsprop") return std::make_unique<RMSprop>(params, RMSpropOptions{.lr = pick(1e-3f), .weight_decay = wd});
+  if (name == "rmsprop_centered")   // Graves 2013: normalise by the gradient's variance, not its second moment
+    return std::make_unique<RMSprop>(params, RMSpropOptions{.lr = pick(1e-3f), .weight_decay = wd, .centered = true});
   if (name == "adam") return std::make_unique<Adam>(params, AdamOptions{.lr = pick(1e-3f), .weight_decay = wd});
+  // AdamW: weight decay 0 means PyTorch's default 0.01 (plain adam is AdamW without decay).
   if (name == "adamw") return std::make_unique<Adam>(params, AdamOptions{.lr = pick(1e-3f), .weight_decay = wd > 0 ? wd : 0.01f, .decoupled = true});
   std::string all;
   for (auto& n : optimizer_names()) all += (all.empty() ? "" : ", ") + n;

@@ -23,7 +23,7 @@ struct TrainConfig {
   std::string data_dir;                // default: /usr/share/datasets/fashion-mnist (fashion-mnist)
   int epochs = 10;
   int batch = 64;
-  std::string optimizer = "adam";      // sgd, momentum, nesterov, adagrad, adadelta, rmsprop, adam, adamw
+  std::string optimizer = "adam";      // sgd, momentum, nesterov, adagrad, adadelta, rmsprop, rmsprop_centered, adam, adamw
   float lr = 0.f;                      // 0: the optimizer's default
   float momentum = 0.9f;
   float weight_decay = 0.f;            // L2 (coupled; decoupled for adamw)

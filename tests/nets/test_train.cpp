@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 
 #include "engine/autograd.h"
@@ -73,6 +74,74 @@ BOOST_AUTO_TEST_CASE(every_optimizer_reduces_a_quadratic) {
       last = loss.item();
     }
     BOOST_CHECK_MESSAGE(last < 0.9f * first, name << ": loss " << first << " -> " << last);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(optimizers_follow_the_pytorch_update_rules) {
+  // Three steps on loss = sum(w^2) (gradient 2w) from w0, each optimizer against its update rule
+  // as torch.optim documents it, written out here in double (independent of engine/reference).
+  const std::vector<double> w0 = {0.8, -1.3, 0.05};
+  const double lr = 0.05, wd = 0.1;
+  struct Rule { std::string name; std::function<void(std::vector<double>&, std::vector<std::vector<double>>&, int)> step; };
+  auto each = [](std::vector<double>& w, auto&& f) { for (size_t i = 0; i < w.size(); ++i) f(i); };
+  std::vector<Rule> rules = {
+      {"sgd", [&](auto& w, auto&, int) { each(w, [&](size_t i) { w[i] -= lr * (2 * w[i] + wd * w[i]); }); }},
+      {"momentum", [&](auto& w, auto& st, int t) { each(w, [&](size_t i) {
+         double g = 2 * w[i] + wd * w[i];
+         st[0][i] = t == 1 ? g : 0.9 * st[0][i] + g;
+         w[i] -= lr * st[0][i]; }); }},
+      {"nesterov", [&](auto& w, auto& st, int t) { each(w, [&](size_t i) {
+         double g = 2 * w[i] + wd * w[i];
+         st[0][i] = t == 1 ? g : 0.9 * st[0][i] + g;
+         w[i] -= lr * (g + 0.9 * st[0][i]); }); }},
+      {"adagrad", [&](auto& w, auto& st, int) { each(w, [&](size_t i) {
+         double g = 2 * w[i] + wd * w[i];
+         st[0][i] += g * g;
+         w[i] -= lr * g / (std::sqrt(st[0][i]) + 1e-10); }); }},
+      {"adadelta", [&](auto& w, auto& st, int) { each(w, [&](size_t i) {
+         double g = 2 * w[i] + wd * w[i];
+         st[0][i] = 0.9 * st[0][i] + 0.1 * g * g;
+         double d = std::sqrt(st[1][i] + 1e-6) / std::sqrt(st[0][i] + 1e-6) * g;
+         st[1][i] = 0.9 * st[1][i] + 0.1 * d * d;
+         w[i] -= lr * d; }); }},
+      {"rmsprop", [&](auto& w, auto& st, int) { each(w, [&](size_t i) {
+         double g = 2 * w[i] + wd * w[i];
+         st[0][i] = 0.99 * st[0][i] + 0.01 * g * g;
+         w[i] -= lr * g / (std::sqrt(st[0][i]) + 1e-8); }); }},
+      {"rmsprop_centered", [&](auto& w, auto& st, int) { each(w, [&](size_t i) {
+         double g = 2 * w[i] + wd * w[i];
+         st[0][i] = 0.99 * st[0][i] + 0.01 * g * g;
+         st[1][i] = 0.99 * st[1][i] + 0.01 * g;
+         w[i] -= lr * g / (std::sqrt(st[0][i] - st[1][i] * st[1][i]) + 1e-8); }); }},
+      {"adam", [&](auto& w, auto& st, int t) { each(w, [&](size_t i) {
+         double g = 2 * w[i] + wd * w[i];
+         st[0][i] = 0.9 * st[0][i] + 0.1 * g;
+         st[1][i] = 0.999 * st[1][i] + 0.001 * g * g;
+         double mh = st[0][i] / (1 - std::pow(0.9, t)), vh = st[1][i] / (1 - std::pow(0.999, t));
+         w[i] -= lr * mh / (std::sqrt(vh) + 1e-8); }); }},
+      {"adamw", [&](auto& w, auto& st, int t) { each(w, [&](size_t i) {
+         double g = 2 * w[i];
+         w[i] *= 1 - lr * wd;
+         st[0][i] = 0.9 * st[0][i] + 0.1 * g;
+         st[1][i] = 0.999 * st[1][i] + 0.001 * g * g;
+         double mh = st[0][i] / (1 - std::pow(0.9, t)), vh = st[1][i] / (1 - std::pow(0.999, t));
+         w[i] -= lr * mh / (std::sqrt(vh) + 1e-8); }); }},
+  };
+  BOOST_REQUIRE_EQUAL(rules.size(), nn::optimizer_names().size());
+  for (auto& r : rules) {
+    Tensor w = Tensor::from(std::vector<float>(w0.begin(), w0.end()), {3}, gpu()).requires_grad_();
+    auto opt = nn::make_optimizer(r.name, {&w}, float(lr), float(wd));
+    std::vector<double> want = w0;
+    std::vector<std::vector<double>> st(2, std::vector<double>(3, 0.0));
+    for (int t = 1; t <= 3; ++t) {
+      opt->zero_grad();
+      sum(square(w)).backward();
+      opt->step();
+      r.step(want, st, t);
+    }
+    auto got = w.to_vector();
+    for (size_t i = 0; i < 3; ++i)
+      BOOST_CHECK_MESSAGE(std::abs(got[i] - want[i]) < 2e-5 * (1 + std::abs(want[i])), r.name << " w[" << i << "] = " << got[i] << ", torch rule " << want[i]);
   }
 }
 
