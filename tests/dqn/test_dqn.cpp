@@ -2,6 +2,7 @@
 // GridWorld, exact resume, corrupt checkpoints, and every algorithm variant's update step.
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -15,6 +16,7 @@
 #include "agents/dqn_run.h"
 #include "agents/play.h"
 #include "engine/autograd.h"
+#include "engine/ops.h"
 #include "envs/grid_world.h"
 #include "envs/grid_world_planning.h"
 #include "nets/io/checkpoint_file.h"
@@ -208,6 +210,160 @@ BOOST_AUTO_TEST_CASE(every_variant_runs_with_a_finite_loss) {
     BOOST_TEST(std::isfinite(s.q_mean), v.name << ": mean Q " << s.q_mean);
     BOOST_TEST(agent.online().parameters()[0]->to_vector() != before, v.name << ": weights did not change");
   }
+}
+
+namespace {
+std::vector<float> flat(std::vector<Tensor*> ps) {
+  std::vector<float> all;
+  for (auto* t : ps) {
+    auto v = t->to_vector();
+    all.insert(all.end(), v.begin(), v.end());
+  }
+  return all;
+}
+// Fills the replay buffer of `agent` with `n` random Catch transitions.
+void fill_replay(Dqn& agent, int n, uint64_t seed) {
+  auto env = envs::make_env("catch");
+  HostRng rng(seed);
+  env->reset(seed);
+  std::vector<uint8_t> obs(env->observation(), env->observation() + env->observation_shape().size());
+  for (int i = 0; i < n; ++i) {
+    const int a = int(rng.uniform() * env->num_actions()) % env->num_actions();
+    const auto r = env->step(a);
+    agent.store(obs.data(), a, r.reward, env->observation(), r.terminated, r.truncated);
+    if (r.done()) env->reset(seed + uint64_t(i) + 1);
+    obs.assign(env->observation(), env->observation() + obs.size());
+  }
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(hard_target_sync_copies_every_c_updates) {
+  DqnConfig c = tiny();
+  c.target_every = 5;
+  auto env = envs::make_env(c.env);
+  Dqn agent(c, test::gpu(), env->observation_shape(), env->num_actions());
+  fill_replay(agent, 100, 2);
+  const auto start = flat(agent.target().parameters());
+  BOOST_TEST((start == flat(agent.online().parameters())));   // the target starts as a copy
+  for (int u = 1; u <= 4; ++u) agent.train_step();
+  BOOST_TEST((flat(agent.target().parameters()) == start));   // untouched between syncs
+  BOOST_TEST((flat(agent.online().parameters()) != start));
+  agent.train_step();   // update 5: copy
+  const auto synced = flat(agent.target().parameters());
+  BOOST_TEST((synced == flat(agent.online().parameters())));
+  agent.train_step();
+  BOOST_TEST((flat(agent.target().parameters()) == synced));
+  BOOST_TEST((flat(agent.online().parameters()) != synced));
+}
+
+BOOST_AUTO_TEST_CASE(soft_target_sync_is_polyak_averaging) {
+  DqnConfig c = tiny();
+  c.tau = 0.25f;
+  c.target_every = 2;   // averaging every second update
+  auto env = envs::make_env(c.env);
+  Dqn agent(c, test::gpu(), env->observation_shape(), env->num_actions());
+  fill_replay(agent, 100, 3);
+  for (int round = 0; round < 3; ++round) {
+    const auto before = flat(agent.target().parameters());
+    agent.train_step();
+    BOOST_TEST((flat(agent.target().parameters()) == before));   // odd update: no sync
+    agent.train_step();
+    const auto online = flat(agent.online().parameters()), after = flat(agent.target().parameters());
+    double worst = 0;
+    for (size_t i = 0; i < after.size(); ++i) worst = std::max(worst, std::abs(double(after[i]) - (0.25 * online[i] + 0.75 * before[i])));
+    BOOST_TEST(worst < 1e-6, "round " << round << ": |target - (tau online + (1 - tau) target_old)| = " << worst);
+    BOOST_TEST((after != before));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(td_targets_plain_double_and_terminal) {
+  // One stored transition, so every sampled batch is 32 copies of it and the MSE loss of the
+  // first update is (Q(s, a) - y)^2 with y from the weights before the step, computed here.
+  Device& dev = test::gpu();
+  auto env = envs::make_env("catch");
+  const auto shape = env->observation_shape();
+  env->reset(5);
+  std::vector<uint8_t> s(env->observation(), env->observation() + shape.size());
+  // Candidates for s': frames of one episode; pick one where the online and the target networks
+  // disagree on the best action, so that Double DQN's target differs from the plain one.
+  std::vector<std::vector<uint8_t>> frames;
+  for (int i = 0; i < 8; ++i) {
+    env->step(i % 3);
+    frames.emplace_back(env->observation(), env->observation() + shape.size());
+  }
+  auto q_of = [&](QNetwork& net, const std::vector<uint8_t>& o) {
+    NoGradGuard ng;
+    std::vector<float> x(o.begin(), o.end());
+    return net.forward(Tensor::from(x, {1, shape.c, shape.h, shape.w}, dev)).to_vector();
+  };
+  auto argmax = [](const std::vector<float>& v) { return int(std::max_element(v.begin(), v.end()) - v.begin()); };
+  struct Case { const char* name; bool double_q, terminated; };
+  double plain_y = 0, double_y = 0;
+  for (Case k : {Case{"plain", false, false}, Case{"double", true, false}, Case{"terminal", false, true}}) {
+    DqnConfig c = tiny();
+    c.loss = "mse";
+    c.double_q = k.double_q;
+    Dqn agent(c, dev, shape, env->num_actions());
+    DqnConfig other_cfg = c;
+    other_cfg.seed = 99;
+    Dqn other(other_cfg, dev, shape, env->num_actions());
+    {   // a target network different from the online one: another seed's weights
+      NoGradGuard ng;
+      auto dst = agent.target().parameters(), src = other.online().parameters();
+      for (size_t i = 0; i < dst.size(); ++i) copy_(*dst[i], *src[i]);
+    }
+    const std::vector<uint8_t>* next = &frames[0];
+    for (auto& f : frames)
+      if (argmax(q_of(agent.online(), f)) != argmax(q_of(agent.target(), f))) { next = &f; break; }
+    const auto q_s = q_of(agent.online(), s), q_on = q_of(agent.online(), *next), q_tg = q_of(agent.target(), *next);
+    BOOST_REQUIRE(argmax(q_on) != argmax(q_tg));
+    const int a = 1;
+    const float r = 0.5f;
+    agent.store(s.data(), a, r, next->data(), k.terminated, false);
+    agent.train_step();
+    double y = r;
+    if (!k.terminated) y += c.gamma * (k.double_q ? q_tg[size_t(argmax(q_on))] : *std::max_element(q_tg.begin(), q_tg.end()));
+    (k.double_q ? double_y : plain_y) = y;
+    const double want = (q_s[a] - y) * (q_s[a] - y);
+    const double got = agent.take_stats().loss;
+    BOOST_TEST(std::abs(got - want) < 1e-5 + 1e-4 * want, k.name << ": loss " << got << ", want (Q(s,a) - y)^2 = " << want);
+  }
+  BOOST_TEST(std::abs(plain_y - double_y) > 1e-4);   // the two targets did differ
+}
+
+BOOST_AUTO_TEST_CASE(dueling_head_is_value_plus_centred_advantage) {
+  // Q = V + A - mean(A): a constant added to the advantage stream's output bias leaves Q as it is,
+  // the same constant on the value stream's bias shifts every Q by it.
+  Device& dev = test::gpu();
+  nn::ModuleContext ctx(dev, 4);
+  QNetwork net(ctx, {.obs = {4, 10, 10}, .num_actions = 5, .kind = "conv", .hidden = 16, .dueling = true});
+  Tensor x = Tensor::rand({3, 4, 10, 10}, dev, 9);
+  auto q = [&] {
+    NoGradGuard ng;
+    return net.forward(x).to_vector();
+  };
+  const auto q0 = q();
+  Tensor* adv_bias = nullptr;
+  Tensor* value_bias = nullptr;
+  for (auto& [name, t] : net.named_parameters()) {
+    if (name.rfind("advantage.", 0) == 0 && name.find("bias") != std::string::npos) adv_bias = t;   // the last one wins
+    if (name.rfind("value.", 0) == 0 && name.find("bias") != std::string::npos) value_bias = t;
+  }
+  BOOST_REQUIRE(adv_bias && value_bias);
+  BOOST_REQUIRE_EQUAL(adv_bias->numel(), 5);
+  BOOST_REQUIRE_EQUAL(value_bias->numel(), 1);
+  {
+    NoGradGuard ng;
+    copy_(*adv_bias, add(*adv_bias, 5.f));
+  }
+  const auto q1 = q();
+  for (size_t i = 0; i < q0.size(); ++i) BOOST_TEST(std::abs(q1[i] - q0[i]) < 1e-4);
+  {
+    NoGradGuard ng;
+    copy_(*value_bias, add(*value_bias, 5.f));
+  }
+  const auto q2 = q();
+  for (size_t i = 0; i < q0.size(); ++i) BOOST_TEST(std::abs(q2[i] - (q0[i] + 5.f)) < 1e-4);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
