@@ -112,5 +112,23 @@ expect_error "broken.toml:1" -- "$vkwb" train --config "$work/broken.toml"
 printf '{"model": "mlp", "epochz": 1}' > "$work/typo.json"
 expect_error "unknown option 'epochz'" -- "$vkwb" train --config "$work/typo.json"
 
+# vkwb play: random baseline as JSON, greedy from the short Catch run's directory, a GIF; tabular
+# Q-learning; bad dqn / play flags.
+"$vkwb" --device cpu play --env catch --policy random --episodes 20 --seed 2 --json > "$work/play.json" 2>/dev/null
+check 'python3 -c "import json,sys; j=json.load(open(sys.argv[1])); assert j[\"env\"] == \"catch\" and j[\"episodes\"] == 20 and len(j[\"returns\"]) == 20 and -1 <= j[\"return\"][\"mean\"] <= 1" "$work/play.json"' \
+  "play --policy random --json: 20 returns and their summary"
+"$vkwb" --device cpu dqn --env catch --frames 300 --learning-starts 100 --eval-every 0 --out "$work/catch3" >/dev/null 2>&1
+"$vkwb" --device cpu play --policy greedy --checkpoint "$work/catch3" --episodes 5 --gif "$work/play.gif" > "$work/play.txt" 2>&1
+check '[[ $? -eq 0 ]] && grep -q "return" "$work/play.txt" && [[ "$(head -c 6 "$work/play.gif")" == "GIF89a" ]]' "play --policy greedy from a run directory, with a GIF"
+expect_error "greedy.*checkpoint" -- "$vkwb" --device cpu play --env catch --policy greedy --episodes 2
+expect_error "policy" -- "$vkwb" --device cpu play --env catch --policy smart --episodes 2
+expect_error "unknown env" -- "$vkwb" --device cpu play --env nope --policy random
+expect_error "not expected:.*--framez" -- "$vkwb" --device cpu dqn --env catch --framez 10 --out "$work/x"
+expect_error "gamma" -- "$vkwb" --device cpu dqn --env catch --gamma 1.5 --out "$work/x2"
+check '[[ ! -e "$work/x2" ]]' "a refused dqn flag creates no run directory"
+expect_error "cannot be changed on --resume" -- "$vkwb" --device cpu dqn --out "$work/catch3" --resume --lr 0.1
+"$vkwb" --device cpu dqn --agent tabular --env gridworld:cliff --episodes 300 > "$work/tab.txt" 2>&1
+check '[[ $? -eq 0 ]] && grep -q "value-iteration optimum" "$work/tab.txt"' "dqn --agent tabular prints the greedy policy and the value-iteration optimum"
+
 if [[ $fails -ne 0 ]]; then echo "$fails CLI check(s) failed"; exit 1; fi
 echo "all CLI checks passed"
