@@ -130,5 +130,13 @@ expect_error "cannot be changed on --resume" -- "$vkwb" --device cpu dqn --out "
 "$vkwb" --device cpu dqn --agent tabular --env gridworld:cliff --episodes 300 > "$work/tab.txt" 2>&1
 check '[[ $? -eq 0 ]] && grep -q "value-iteration optimum" "$work/tab.txt"' "dqn --agent tabular prints the greedy policy and the value-iteration optimum"
 
+# vkwb baseline: kNN and the linear classifiers on a Fashion-MNIST subset.
+"$vkwb" baseline --method knn --k 3 --limit-train 1000 --limit-test 200 --json > "$work/knn.json" 2>/dev/null
+check 'python3 -c "import json,sys; j=json.load(open(sys.argv[1])); assert j[\"k\"] == 3 and j[\"train\"] == 1000 and j[\"test\"] == 200 and j[\"test_accuracy\"] > 0.6" "$work/knn.json"' \
+  "baseline --method knn: accuracy above 0.6 on 1000 / 200 images"
+"$vkwb" baseline --method svm --epochs 2 --limit-train 2000 --limit-test 200 > "$work/svm.txt" 2>/dev/null
+check 'grep -q "svm on fashion-mnist (2000 train / 200 test images): test accuracy 0\.[5-9]" "$work/svm.txt"' "baseline --method svm"
+expect_error "method: tree not in" -- "$vkwb" baseline --method tree
+
 if [[ $fails -ne 0 ]]; then echo "$fails CLI check(s) failed"; exit 1; fi
 echo "all CLI checks passed"
