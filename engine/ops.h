@@ -106,7 +106,7 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias, co
 struct Pool2dOptions { int kh = 2, kw = 2, stride_h = 0, stride_w = 0, pad_h = 0, pad_w = 0; bool count_include_pad = true; };
 Tensor max_pool2d(const Tensor& x, const Pool2dOptions& o);
 Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& o);
-Tensor adaptive_avg_pool2d(const Tensor& x, int out_h, int out_w);   // output size must divide input
+Tensor adaptive_avg_pool2d(const Tensor& x, int out_h, int out_w);   // torch's windows; one avg_pool2d when they tile
 
 // --- random (ops/elementwise.cpp) ---------------------------------------------------------------
 Tensor dropout(const Tensor& x, float p, uint64_t seed, bool training);

@@ -89,9 +89,26 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& o) { return pool(x, o, f
 Tensor adaptive_avg_pool2d(const Tensor& x, int out_h, int out_w) {
   if (x.dim() != 4) throw Error("adaptive_avg_pool2d: input must be [N, C, H, W], got " + x.shape().str());
   int H = int(x.size(2)), W = int(x.size(3));
-  if (out_h < 1 || out_w < 1 || H % out_h || W % out_w)
-    throw Error("adaptive_avg_pool2d: output " + std::to_string(out_h) + "x" + std::to_string(out_w) +
-                " must divide the input " + std::to_string(H) + "x" + std::to_string(W));
+  if (out_h < 1 || out_w < 1 || out_h > H || out_w > W)
+    throw Error("adaptive_avg_pool2d: output " + std::to_string(out_h) + "x" + std::to_string(out_w) + " must be between 1x1 and the input " +
+                std::to_string(H) + "x" + std::to_string(W));
+  if (H % out_h || W % out_w) {
+    // Windows of varying size, as torch.nn.AdaptiveAvgPool2d: cell i spans [floor(i H / oh),
+    // ceil((i + 1) H / oh)), so neighbouring windows may overlap. Composed from narrow + mean +
+    // concat (autograd for free); out_h * out_w cells, meant for the small heads it is used for.
+    std::vector<Tensor> rows;
+    for (int i = 0; i < out_h; ++i) {
+      int hs = i * H / out_h, he = ((i + 1) * H + out_h - 1) / out_h;
+      Tensor band = narrow(x, 2, hs, he - hs);
+      std::vector<Tensor> cells;
+      for (int j = 0; j < out_w; ++j) {
+        int ws = j * W / out_w, we = ((j + 1) * W + out_w - 1) / out_w;
+        cells.push_back(mean(mean(narrow(band, 3, ws, we - ws), 3, true), 2, true));   // [N, C, 1, 1]
+      }
+      rows.push_back(concat(cells, 3));
+    }
+    return concat(rows, 2);
+  }
   Pool2dOptions o;
   o.kh = H / out_h;
   o.kw = W / out_w;

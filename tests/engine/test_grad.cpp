@@ -111,6 +111,8 @@ BOOST_AUTO_TEST_CASE(conv_and_pool_grads) {
   Input xo = rnd({2, 3, 7, 5}, 29);
   gradcheck("max_pool2d 2x2 tiles", [](auto& in) { return max_pool2d(in[0], {}); }, {xo});
   gradcheck("avg_pool2d 2x3 tiles", [](auto& in) { return avg_pool2d(in[0], {.kh = 2, .kw = 3}); }, {xo});
+  gradcheck("adaptive_avg_pool2d 7x5 -> 3x2 (overlapping windows)", [](auto& in) { return adaptive_avg_pool2d(in[0], 3, 2); },
+            {rnd({2, 2, 7, 5}, 77)});
   gradcheck("avg_pool2d exclude pad", [](auto& in) {
     return avg_pool2d(in[0], {.kh = 3, .kw = 3, .stride_h = 2, .stride_w = 1, .pad_h = 1, .pad_w = 1, .count_include_pad = false}); }, {x});
 }

@@ -201,6 +201,28 @@ BOOST_AUTO_TEST_CASE(pooling) {
     return avg_pool2d(in[0], {.kh = 3, .kw = 2, .stride_h = 1, .stride_w = 2, .pad_h = 1, .pad_w = 1, .count_include_pad = false}); }, {x}, 1e-5, 1e-5);
   check_op("avg_pool2d 2x3 tiles", [](auto& in) { return avg_pool2d(in[0], {.kh = 2, .kw = 3}); }, {x}, 1e-5, 1e-5);
   check_op("adaptive_avg_pool2d", [](auto& in) { return adaptive_avg_pool2d(in[0], 1, 1); }, {x}, 1e-5, 1e-5);
+  check_op("adaptive_avg_pool2d 13x11 -> 5x3", [](auto& in) { return adaptive_avg_pool2d(in[0], 5, 3); }, {x}, 1e-5, 1e-5);
+}
+
+BOOST_AUTO_TEST_CASE(adaptive_avg_pool_uses_torch_windows) {
+  // 7x5 -> 3x2: torch.nn.AdaptiveAvgPool2d's cells [floor(i H / oh), ceil((i + 1) H / oh)), which
+  // overlap here (rows 0-2, 2-4, 4-6; columns 0-2, 2-4), written out against the formula.
+  const int H = 7, W = 5, OH = 3, OW = 2;
+  std::vector<float> v(size_t(2 * H * W));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = float((i * 37) % 11) - 4.f;
+  Tensor x = Tensor::from(v, {1, 2, H, W}, gpu());
+  auto y = adaptive_avg_pool2d(x, OH, OW).to_vector();
+  BOOST_REQUIRE_EQUAL(y.size(), size_t(2 * OH * OW));
+  for (int c = 0; c < 2; ++c)
+    for (int i = 0; i < OH; ++i)
+      for (int j = 0; j < OW; ++j) {
+        int hs = (i * H) / OH, he = ((i + 1) * H + OH - 1) / OH, ws = (j * W) / OW, we = ((j + 1) * W + OW - 1) / OW;
+        double s = 0;
+        for (int h = hs; h < he; ++h)
+          for (int w = ws; w < we; ++w) s += v[size_t((c * H + h) * W + w)];
+        BOOST_CHECK_CLOSE(y[size_t((c * OH + i) * OW + j)] + 10.0, s / ((he - hs) * (we - ws)) + 10.0, 1e-4);
+      }
+  BOOST_CHECK_THROW(adaptive_avg_pool2d(x, 8, 2), Error);   // larger than the input
 }
 
 BOOST_AUTO_TEST_CASE(losses) {
