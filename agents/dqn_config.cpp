@@ -142,6 +142,7 @@ void validate(const DqnConfig& c) {
   };
   need(c.frames >= 0, "frames must be >= 0");
   need(c.sticky_action_prob >= 0 && c.sticky_action_prob <= 1, "sticky_action_prob must be in [0, 1]");
+  need(c.slip_prob >= 0 && c.slip_prob <= 1, "slip_prob must be in [0, 1]");
   need(c.max_episode_steps >= 0, "max_episode_steps must be >= 0");
   need(c.network == "conv" || c.network == "mlp", "network must be conv or mlp, got '" + c.network + "'");
   need(c.hidden >= 1, "hidden must be >= 1");

@@ -28,6 +28,9 @@ struct DqnConfig {
   double sticky_action_prob = 0.1;       // MinAtar: probability the previous action repeats
   bool difficulty_ramping = true;        // MinAtar: games speed up over an episode
   int max_episode_steps = 0;             // time limit (0: the env's default)
+  bool full_action_set = false;          // MinAtar: all 6 actions instead of the game's minimal set
+  double slip_prob = 0.0;                // GridWorld: probability a move slips to a perpendicular one
+  double step_reward = -0.01;            // GridWorld: reward of a step that ends nowhere special
   // --- network ----------------------------------------------------------------------------------------
   std::string network = "conv";          // conv: 16@3x3 conv -> FC hidden (MinAtar); mlp: FC hidden -> FC hidden
   int hidden = 128;                      // units of the hidden fully connected layer(s)
@@ -88,6 +91,9 @@ void for_each_field(Config& c, F&& f) {
   f("sticky_action_prob", c.sticky_action_prob, "MinAtar sticky-action probability");
   f("difficulty_ramping", c.difficulty_ramping, "MinAtar difficulty ramping");
   f("max_episode_steps", c.max_episode_steps, "episode time limit (0: env default)");
+  f("full_action_set", c.full_action_set, "MinAtar: all 6 actions (noop, left, up, right, down, fire)");
+  f("slip_prob", c.slip_prob, "GridWorld: probability that a move slips sideways");
+  f("step_reward", c.step_reward, "GridWorld: reward per ordinary step");
   f("network", c.network, "conv (MinAtar 16@3x3 -> FC) or mlp (FC -> FC)");
   f("hidden", c.hidden, "hidden units");
   f("dueling", c.dueling, "dueling heads");

@@ -38,6 +38,9 @@ envs::EnvOptions env_options(const DqnConfig& cfg, bool eval) {
   o.sticky_action_prob = cfg.sticky_action_prob;
   o.difficulty_ramping = cfg.difficulty_ramping;
   o.max_episode_steps = cfg.max_episode_steps;
+  o.full_action_set = cfg.full_action_set;
+  o.slip_prob = cfg.slip_prob;
+  o.step_reward = cfg.step_reward;
   if (eval && cfg.eval_max_steps > 0) o.max_episode_steps = cfg.eval_max_steps;
   return o;
 }

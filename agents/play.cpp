@@ -64,6 +64,10 @@ PlayResult play(Device& dev, const PlayOptions& opt) {
     r.env = opt.env;
   }
   if (opt.max_steps > 0) eo.max_episode_steps = opt.max_steps;
+  if (opt.sticky_action_prob > 1 || opt.slip_prob > 1) throw Error("play: --sticky-action-prob and --slip-prob must be in [0, 1]");
+  if (opt.sticky_action_prob >= 0) eo.sticky_action_prob = opt.sticky_action_prob;
+  if (opt.difficulty_ramping >= 0) eo.difficulty_ramping = opt.difficulty_ramping != 0;
+  if (opt.slip_prob >= 0) eo.slip_prob = opt.slip_prob;
   auto env = envs::make_env(r.env, eo);
 
   HostRng rng(derive_seed(opt.seed, 5));

@@ -22,6 +22,10 @@ struct PlayOptions {
   int max_steps = 0;                // episode time limit (0: the env's default)
   std::string gif;                  // record the first episode here ("" : no)
   int gif_frames = 1000;            // at most this many GIF frames
+  // Env settings; negative: the env's defaults (random) or the checkpoint's (greedy).
+  double sticky_action_prob = -1;   // MinAtar
+  int difficulty_ramping = -1;      // MinAtar: 0 off, 1 on
+  double slip_prob = -1;            // GridWorld
 };
 
 struct PlayResult {

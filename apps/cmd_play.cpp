@@ -22,6 +22,10 @@ void register_play(CLI::App& app) {
   cmd->add_option("--epsilon", o->epsilon, "greedy: probability of a random action");
   cmd->add_option("--max-steps", o->max_steps, "episode time limit (0: the env's default)");
   cmd->add_option("--gif", o->gif, "record the first episode as an animated GIF");
+  cmd->add_option("--sticky-action-prob", o->sticky_action_prob, "MinAtar: sticky-action probability (default: env's / checkpoint's)");
+  cmd->add_option("--difficulty-ramping", o->difficulty_ramping, "MinAtar: 1 on, 0 off (default: env's / checkpoint's)")
+      ->check(CLI::IsMember({-1, 0, 1}));
+  cmd->add_option("--slip-prob", o->slip_prob, "GridWorld: slip probability (default: env's / checkpoint's)");
   cmd->add_flag("--json", *json, "print JSON");
   cmd->callback([o, json] {
     Device* dev = o->policy == "greedy" ? &open_device() : &Device::cpu();

@@ -138,5 +138,10 @@ check 'python3 -c "import json,sys; j=json.load(open(sys.argv[1])); assert j[\"k
 check 'grep -q "svm on fashion-mnist (2000 train / 200 test images): test accuracy 0\.[5-9]" "$work/svm.txt"' "baseline --method svm"
 expect_error "method: tree not in" -- "$vkwb" baseline --method tree
 
+expect_error "sticky-action-prob" -- "$vkwb" --device cpu play --env minatar-breakout --policy random --sticky-action-prob 2
+expect_error "slip_prob must be in" -- "$vkwb" --device cpu dqn --env gridworld:cliff --slip-prob 2 --out "$work/x3"
+"$vkwb" --device cpu play --env gridworld:cliff --policy random --slip-prob 0.5 --episodes 3 > /dev/null 2>&1
+check '[[ $? -eq 0 ]]' "play --slip-prob on a grid world"
+
 if [[ $fails -ne 0 ]]; then echo "$fails CLI check(s) failed"; exit 1; fi
 echo "all CLI checks passed"

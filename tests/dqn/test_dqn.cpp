@@ -121,6 +121,28 @@ BOOST_AUTO_TEST_CASE(json_round_trip_and_strict_parsing) {
   BOOST_TEST(describe(dqn_preset("minatar")).find("lr = 0.00025") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(env_settings_reach_the_env) {
+  DqnConfig c = dqn_preset("minatar");
+  c.env = "minatar-breakout";
+  BOOST_TEST(envs::make_env(c.env, env_options(c, false))->num_actions() == 3);
+  c.full_action_set = true;
+  c.sticky_action_prob = 0.25;
+  c.difficulty_ramping = false;
+  c.slip_prob = 0.3;
+  c.step_reward = -0.5;
+  const envs::EnvOptions o = env_options(c, false);
+  BOOST_TEST(envs::make_env(c.env, o)->num_actions() == 6);
+  BOOST_TEST(o.sticky_action_prob == 0.25);
+  BOOST_TEST(!o.difficulty_ramping);
+  BOOST_TEST(o.slip_prob == 0.3);
+  BOOST_TEST(o.step_reward == -0.5);
+  // Every field is a flag and a config.json key.
+  DqnConfig back = config_from_json(to_json(c));
+  BOOST_TEST(to_json(back) == to_json(c));
+  c.slip_prob = 1.5;
+  BOOST_CHECK_THROW(validate(c), Error);
+}
+
 BOOST_AUTO_TEST_CASE(epsilon_schedule) {
   DqnConfig c = dqn_preset("minatar");
   BOOST_TEST(epsilon_at(c, 0) == 1.f);
