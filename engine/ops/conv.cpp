@@ -34,6 +34,7 @@ struct Geometry {
 
 int chunk_images(const Device& dev, const Geometry& g) {
   uint64_t limit = std::min<uint64_t>(64ull << 20, dev.info().max_storage_buffer_range);
+  if (const char* e = std::getenv("VKWB_CONV_CHUNK_BYTES")) limit = std::strtoull(e, nullptr, 10);   // tests: force many chunks
   uint64_t per_image = uint64_t(g.C) * g.kk() * g.ohw() * 4;
   if (per_image > limit)
     throw Error("conv2d: one image's column buffer needs " + std::to_string(per_image >> 20) +

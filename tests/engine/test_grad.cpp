@@ -100,6 +100,15 @@ BOOST_AUTO_TEST_CASE(conv_and_pool_grads) {
     gradcheck("conv_transpose2d" + v, [](auto& in) {
       return conv_transpose2d(in[0], in[1], in[2], {.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 0, .out_pad_h = 1}); },
               {rnd({2, 3, 3, 4}, 25), rnd({3, 2, 3, 3}, 26), rnd({2}, 27)});
+    // Column buffers in chunks of 2 images (im2col path; 5 chunks, the last one partial).
+    setenv("VKWB_CONV_CHUNK_BYTES", "800", 1);
+    gradcheck("conv2d chunked" + v, [](auto& in) { return conv2d(in[0], in[1], in[2], {.pad_h = 1, .pad_w = 0}); },
+              {rnd({9, 2, 4, 3}, 31), rnd({3, 2, 3, 2}, 32), rnd({3}, 33)});
+    setenv("VKWB_CONV_CHUNK_BYTES", "2000", 1);
+    gradcheck("conv_transpose2d dilation, chunked" + v, [](auto& in) {
+      return conv_transpose2d(in[0], in[1], in[2], {.dil_h = 2, .dil_w = 2}); },
+              {rnd({5, 3, 3, 4}, 37), rnd({3, 2, 3, 3}, 38), rnd({2}, 39)});
+    unsetenv("VKWB_CONV_CHUNK_BYTES");
     gradcheck("conv_transpose2d unit stride" + v, [](auto& in) { return conv_transpose2d(in[0], in[1], in[2], {.pad_h = 1, .groups = 3}); },
               {rnd({2, 3, 3, 4}, 34), rnd({3, 1, 3, 2}, 35), rnd({3}, 36)});
   }
