@@ -186,6 +186,7 @@ void register_train(CLI::App& app) {
     nn::ClassifierTrainer trainer(dev, cfg);
     auto hist = trainer.run();
     nn::TestResult r = trainer.test();
+    int mistakes = trainer.save_test_mistakes(r);
     if (a->json) {
       nlohmann::json j = result_json(r);
       nlohmann::json epochs = nlohmann::json::array();
@@ -195,11 +196,13 @@ void register_train(CLI::App& app) {
       j["epochs"] = epochs;
       j["model"] = cfg.model;
       j["parameters"] = trainer.model().num_parameters();
+      if (mistakes) j["mistakes_png"] = cfg.out + "/samples/test_mistakes.png";
       std::printf("%s\n", j.dump(2).c_str());
     } else {
       std::printf("test accuracy %.4f, test loss %.4f (%zu epochs, %lld parameters)\n", r.accuracy, r.loss, hist.size(),
                   (long long)trainer.model().num_parameters());
       print_confusion(r);
+      if (mistakes) std::printf("%d misclassified test images: %s/samples/test_mistakes.png (labels in test_mistakes.json)\n", mistakes, cfg.out.c_str());
     }
   });
 }

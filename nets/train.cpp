@@ -12,6 +12,8 @@
 #include "nets/data/augment.h"
 #include "nets/data/cifar.h"
 #include "nets/data/loader.h"
+#include "nets/io/atomic_file.h"
+#include "nets/io/image_grid.h"
 #include "nets/io/metrics.h"
 #include "nets/io/progress.h"
 #include "nets/io/run_dir.h"
@@ -132,6 +134,7 @@ TestResult ClassifierTrainer::evaluate(const data::Dataset& ds, int max_n, bool 
   int64_t correct = 0, k = 0;
   for (auto& p : preds) {
     for (int32_t v : p.to_ivector()) {
+      r.predictions.push_back(v);
       int32_t t = ds.labels[size_t(k++)];
       r.confusion[size_t(t)][size_t(v)]++;
       correct += v == t;
@@ -144,6 +147,27 @@ TestResult ClassifierTrainer::evaluate(const data::Dataset& ds, int max_n, bool 
 }
 
 TestResult ClassifierTrainer::test(bool flip_tta) { return evaluate(test_, 0, flip_tta); }
+
+int ClassifierTrainer::save_test_mistakes(const TestResult& r, int max) const {
+  if (cfg_.out.empty() || r.predictions.size() != size_t(test_.n)) return 0;
+  std::vector<float> tiles;
+  nlohmann::json list = nlohmann::json::array();
+  for (int i = 0; i < test_.n && int(list.size()) < max; ++i) {
+    int32_t t = test_.labels[size_t(i)], p = r.predictions[size_t(i)];
+    if (t == p) continue;
+    tiles.insert(tiles.end(), test_.image(i), test_.image(i) + test_.sample_size());
+    auto name = [&](int32_t c) { return size_t(c) < test_.class_names.size() ? test_.class_names[size_t(c)] : std::to_string(c); };
+    list.push_back({{"tile", list.size()}, {"index", i}, {"true", t}, {"predicted", p}, {"true_name", name(t)}, {"predicted_name", name(p)}});
+  }
+  if (list.empty()) return 0;
+  const std::string dir = cfg_.out + "/samples";
+  std::filesystem::create_directories(dir);
+  io::ImageGridOptions o;
+  o.lo = o.hi = 0.f;   // the images are normalised: stretch each to its own range
+  io::write_png_grid(dir + "/test_mistakes.png", tiles, int(list.size()), test_.c, test_.h, test_.w, o);
+  io::write_file_atomic(dir + "/test_mistakes.json", nlohmann::json{{"columns", std::min<size_t>(8, list.size())}, {"tiles", list}}.dump(1) + "\n");
+  return int(list.size());
+}
 
 void ClassifierTrainer::load_model(const std::string& path) {
   io::CheckpointData ck = io::read_checkpoint(path);

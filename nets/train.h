@@ -66,6 +66,7 @@ struct EpochResult {
 struct TestResult {
   double loss = 0, accuracy = 0;
   std::vector<std::vector<int64_t>> confusion;   // [true][predicted]
+  std::vector<int32_t> predictions;              // per image of the evaluated split
 };
 
 struct TrainSnapshot {
@@ -85,6 +86,10 @@ class ClassifierTrainer {
   // horizontal mirror are averaged (the usual companion of training with --flip).
   TestResult test(bool flip_tta = false);
   void load_model(const std::string& checkpoint_path);   // weights only (vkwb eval)
+  // <out>/samples/test_mistakes.png: up to `max` misclassified test images of `r` (a test() result)
+  // in a grid, row-major; test_mistakes.json lists each tile's index, true and predicted class.
+  // Returns the number of tiles (0: no run directory or no mistakes, nothing written).
+  int save_test_mistakes(const TestResult& r, int max = 64) const;
   TrainSnapshot snapshot() const;
   Module& model() { return *model_; }
   const TrainConfig& config() const { return cfg_; }

@@ -12,6 +12,7 @@
 #include "nets/data/augment.h"
 #include "nets/data/dataset.h"
 #include "nets/io/checkpoint_file.h"
+#include "nets/io/image_grid.h"
 #include "nets/init.h"
 #include "nets/layers.h"
 #include "nets/optim.h"
@@ -221,6 +222,18 @@ BOOST_AUTO_TEST_CASE(lenet_learns_a_subset) {
   }
   BOOST_CHECK(fs::exists(dir / "run" / "config.json"));
   BOOST_CHECK(fs::exists(dir / "run" / "metrics.csv"));
+  // The misclassified test images as a PNG grid (8 columns of 28x28 tiles at scale 2, 2-pixel
+  // padding) and their labels.
+  int wrong = int(std::lround((1 - r.accuracy) * 500));
+  BOOST_CHECK_EQUAL(t.save_test_mistakes(r), std::min(wrong, 64));
+  auto size = io::png_size((dir / "run" / "samples" / "test_mistakes.png").string());
+  BOOST_CHECK_EQUAL(size[0], 8 * 56 + 9 * 2);
+  BOOST_CHECK_EQUAL(size[1], 8 * 56 + 9 * 2);   // 64 tiles: 8 rows
+  BOOST_CHECK_EQUAL(size[2], 1);
+  std::ifstream mj(dir / "run" / "samples" / "test_mistakes.json");
+  auto tiles = nlohmann::json::parse(mj)["tiles"];
+  BOOST_REQUIRE_EQUAL(tiles.size(), 64u);
+  for (auto& tile : tiles) BOOST_CHECK(tile["true"] != tile["predicted"]);
   fs::remove_all(dir);
 }
 
