@@ -21,7 +21,7 @@ CatchEnv::CatchEnv(const CatchOptions& opts) : rows_(opts.rows), cols_(opts.cols
   obs_.assign(observation_shape().size(), 0);
 }
 
-void CatchEnv::reset(uint64_t seed) {
+const uint8_t* CatchEnv::reset(uint64_t seed) {
   state_.rng.reseed(seed);
   state_.ball_x = int32_t(state_.rng.below(uint32_t(cols_)));
   state_.ball_y = 0;
@@ -29,6 +29,7 @@ void CatchEnv::reset(uint64_t seed) {
   state_.started = true;
   state_.done = false;
   write_observation();
+  return observation();
 }
 
 StepResult CatchEnv::step(int action) {
@@ -49,6 +50,7 @@ StepResult CatchEnv::step(int action) {
     state_.done = true;
   }
   write_observation();
+  r.observation = observation();
   return r;
 }
 

@@ -22,7 +22,7 @@ class CatchEnv final : public Env {
   ObsShape observation_shape() const override { return {2, rows_, cols_}; }
   int num_actions() const override { return 3; }
   std::vector<std::string> action_names() const override { return {"left", "noop", "right"}; }
-  void reset(uint64_t seed) override;
+  const uint8_t* reset(uint64_t seed) override;
   StepResult step(int action) override;
   const uint8_t* observation() const override { return obs_.data(); }
   Image render(int cell_pixels = 10) const override;

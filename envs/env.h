@@ -18,10 +18,12 @@ struct ObsShape {
 
 // terminated: the MDP reached a terminal state (do not bootstrap).
 // truncated: the episode was cut by a time limit (bootstrap from the final observation).
+// observation: the new observation (Env::observation(), valid until the next step/reset/load_state).
 struct StepResult {
   float reward = 0.0f;
   bool terminated = false;
   bool truncated = false;
+  const uint8_t* observation = nullptr;
   bool done() const { return terminated || truncated; }
 };
 
@@ -37,8 +39,9 @@ class Env {
   virtual ObsShape observation_shape() const = 0;
   virtual int num_actions() const = 0;  // the minimal action set unless EnvOptions::full_action_set
   virtual std::vector<std::string> action_names() const = 0;
-  // Starts a new episode; the episode is a deterministic function of the seed and the actions.
-  virtual void reset(uint64_t seed) = 0;
+  // Starts a new episode and returns its first observation (= observation()); the episode is a
+  // deterministic function of the seed and the actions.
+  virtual const uint8_t* reset(uint64_t seed) = 0;
   // Throws vkwb::Error on an out-of-range action or when called after the episode ended.
   virtual StepResult step(int action) = 0;
   // observation_shape().size() bytes, valid until the next step/reset/load_state.

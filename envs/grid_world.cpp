@@ -91,12 +91,13 @@ void GridWorld::place_agent(int state) {
   obs_[size_t(state_.agent)] = 1;
 }
 
-void GridWorld::reset(uint64_t seed) {
+const uint8_t* GridWorld::reset(uint64_t seed) {
   state_.rng.reseed(seed);
   state_.steps = 0;
   state_.started = true;
   state_.done = false;
   place_agent(start_state_);
+  return observation();
 }
 
 StepResult GridWorld::step(int action) {
@@ -120,6 +121,7 @@ StepResult GridWorld::step(int action) {
   r.terminated = is_terminal(next);
   r.truncated = !r.terminated && state_.steps >= max_steps_;
   state_.done = r.terminated || r.truncated;
+  r.observation = observation();
   return r;
 }
 

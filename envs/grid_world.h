@@ -37,7 +37,7 @@ class GridWorld final : public Env {
   ObsShape observation_shape() const override { return {4, map_.height, map_.width}; }
   int num_actions() const override { return kNumActions; }
   std::vector<std::string> action_names() const override { return {"up", "right", "down", "left"}; }
-  void reset(uint64_t seed) override;
+  const uint8_t* reset(uint64_t seed) override;
   StepResult step(int action) override;
   const uint8_t* observation() const override { return obs_.data(); }
   Image render(int cell_pixels = 10) const override;

@@ -56,12 +56,13 @@ int MinAtarEnv::action_index(MinAtarAction a) const {
   return -1;
 }
 
-void MinAtarEnv::reset(uint64_t seed) {
+const uint8_t* MinAtarEnv::reset(uint64_t seed) {
   common_ = Common{};
   common_.rng.reseed(seed);
   common_.started = true;
   reset_game();
   refresh_observation();
+  return observation();
 }
 
 StepResult MinAtarEnv::step(int action) {
@@ -80,6 +81,7 @@ StepResult MinAtarEnv::step(int action) {
   r.truncated = !terminal && common_.steps >= max_steps_;
   common_.done = r.terminated || r.truncated;
   refresh_observation();
+  r.observation = observation();
   return r;
 }
 

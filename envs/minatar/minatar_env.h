@@ -34,7 +34,7 @@ class MinAtarEnv : public Env {
   ObsShape observation_shape() const override { return {channels_, kSize, kSize}; }
   int num_actions() const override { return num_actions_; }
   std::vector<std::string> action_names() const override;
-  void reset(uint64_t seed) final;
+  const uint8_t* reset(uint64_t seed) final;
   StepResult step(int action) final;
   const uint8_t* observation() const override { return obs_; }
   Image render(int cell_pixels = 10) const override;

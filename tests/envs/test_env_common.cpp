@@ -68,8 +68,15 @@ BOOST_AUTO_TEST_CASE(env_names_all_construct) {
     const ObsShape s = env->observation_shape();
     BOOST_TEST(s.c > 0);
     BOOST_TEST(int(env->action_names().size()) == env->num_actions());
-    env->reset(1);
-    BOOST_TEST(env->observation() != nullptr);
+    // reset(seed) -> observation; step(action) -> {observation, reward, terminated, truncated}.
+    const uint8_t* first = env->reset(1);
+    BOOST_TEST(first != nullptr);
+    BOOST_TEST(first == env->observation());
+    for (int t = 0; t < 50; ++t) {
+      const StepResult r = env->step(t % env->num_actions());
+      BOOST_TEST(r.observation == env->observation(), name << " step " << t);
+      if (r.done()) break;
+    }
   }
 }
 
