@@ -1,6 +1,8 @@
 // Scripted Seaquest trajectories.
 #include <boost/test/unit_test.hpp>
 
+#include <cmath>
+
 #include "env_test_util.h"
 #include "envs/minatar/seaquest.h"
 
@@ -215,6 +217,34 @@ BOOST_AUTO_TEST_CASE(enemies_never_spawn_against_traffic) {
       if (r.done()) break;
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(one_enemy_in_three_is_a_sub_from_either_side) {
+  // Staying at the surface (no oxygen use, nothing can reach the sub), count the spawns: a new
+  // enemy is one at its entry edge, moving away from it, whose move timer has ticked once (spawning
+  // and the first tick happen in the same frame).
+  SeaquestEnv env(test::no_sticky());
+  int subs = 0, fish = 0, from_left = 0;
+  for (uint64_t seed = 0; seed < 40; ++seed) {
+    env.reset(seed);
+    for (int t = 0; t < 400; ++t) {
+      if (env.step(kNoopA).done()) break;
+      const SeaquestState& s = env.state();
+      auto fresh = [&](const SeaquestMover& m) {
+        return (m.moving_right ? m.x == 0 : m.x == 9) && m.move_timer == s.move_interval - 1;
+      };
+      for (const auto& m : s.subs)
+        if (fresh(m)) ++subs, from_left += m.moving_right;
+      for (const auto& m : s.fish)
+        if (fresh(m)) ++fish, from_left += m.moving_right;
+    }
+  }
+  const int n = subs + fish;
+  BOOST_TEST_MESSAGE("spawns " << n << ": subs " << subs << ", from the left " << from_left);
+  BOOST_REQUIRE(n > 500);
+  // Binomial: std of the fraction sqrt(p (1 - p) / n) ~ 0.02; 4 sigma.
+  BOOST_TEST(std::abs(double(subs) / n - 1.0 / 3) < 0.08);
+  BOOST_TEST(std::abs(double(from_left) / n - 0.5) < 0.09);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
