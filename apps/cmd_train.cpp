@@ -106,7 +106,7 @@ void register_train(CLI::App& app) {
   cmd->add_flag("--json", a->json, "print the final result as JSON");
   cmd->callback([a, cmd] {
     nn::TrainConfig cfg = a->cfg;
-    std::set<std::string> given;   // TrainConfig keys set on the command line or in the config file
+    std::set<std::string> given;   // TrainConfig keys set on the command line (then also those of the config file)
     for (auto* opt : cmd->get_options()) {
       if (opt->count() == 0) continue;
       std::string key = opt->get_name();
@@ -120,15 +120,8 @@ void register_train(CLI::App& app) {
       nlohmann::json file = read_config_file(a->config_file);
       nlohmann::json cli = a->cfg.to_json();
       nlohmann::json merged = file;
-      for (auto* opt : cmd->get_options()) {
-        if (opt->count() == 0) continue;
-        std::string key = opt->get_name();
-        if (key.rfind("--", 0) == 0) key = key.substr(2);
-        for (auto& ch : key)
-          if (ch == '-') ch = '_';
-        if (key == "warmup") key = "warmup_epochs";
+      for (const auto& key : given)
         if (cli.contains(key)) merged[key] = cli[key];
-      }
       for (auto& [k, v] : file.items())
         if (!cli.contains(k) && k != "warmup") throw Error("config file " + a->config_file + ": unknown option '" + k + "'");
       if (file.contains("warmup")) merged["warmup_epochs"] = file["warmup"];
