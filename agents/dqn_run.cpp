@@ -84,11 +84,7 @@ EvalResult evaluate(Dqn& agent, envs::Env& env, const DqnConfig& cfg, uint64_t s
 }
 
 DqnConfig load_run_config(const std::string& out) {
-  const fs::path p(out);
-  io::RunDir run({.runs_root = p.parent_path().string().empty() ? "." : p.parent_path().string(),
-                  .name = p.filename().string(),
-                  .resume = true});
-  return config_from_json(run.read_config());
+  return config_from_json(io::RunDir::at(out, /*resume=*/true).read_config());
 }
 
 namespace {
@@ -155,10 +151,7 @@ DqnRunResult run_dqn(const DqnConfig& cfg_in, Device& dev, const DqnRunOptions& 
   std::unique_ptr<envs::Env> env = envs::make_env(cfg.env, env_options(cfg, false));
   std::unique_ptr<envs::Env> eval_env = envs::make_env(cfg.env, env_options(cfg, true));
   if (opt.out.empty()) throw Error("dqn: no run directory given (--out runs/NAME)");
-  const fs::path out(opt.out);
-  io::RunDir run({.runs_root = out.parent_path().string().empty() ? "." : out.parent_path().string(),
-                  .name = out.filename().string(),
-                  .resume = opt.resume});
+  io::RunDir run = io::RunDir::at(opt.out, opt.resume);
 
   // --- resume: everything is read and checked before any file of the run is touched -----------
   std::optional<io::CheckpointData> ck;

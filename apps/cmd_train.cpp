@@ -7,6 +7,7 @@
 #include <toml++/toml.h>
 
 #include "apps/cli.h"
+#include "nets/io/run_dir.h"
 #include "nets/train.h"
 
 namespace vkwb::app {
@@ -140,15 +141,9 @@ void register_train(CLI::App& app) {
       // A resumed run continues with its own config.json; flags given again must agree with it,
       // except the few that may change (nn::kResumableFields).
       if (cfg.out.empty()) throw Error("--resume needs --out (the run directory to continue)");
-      std::string path = cfg.out + "/config.json";
-      std::ifstream in(path);
-      if (!in) throw Error("--resume: cannot read " + path + " (no run to continue in " + cfg.out + ")");
-      nlohmann::json saved_json;
-      try {
-        saved_json = nlohmann::json::parse(in);
-      } catch (const nlohmann::json::exception& e) {
-        throw Error("--resume: " + path + " is not valid JSON: " + e.what());
-      }
+      const io::RunDir run = io::RunDir::at(cfg.out, /*resume=*/true);
+      const std::string path = run.config_path();
+      nlohmann::json saved_json = run.read_config();
       nlohmann::json want = cfg.to_json(), have = nn::TrainConfig::from_json(saved_json).to_json();
       for (const auto& k : given) {
         if (!want.contains(k)) continue;

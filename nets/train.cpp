@@ -160,8 +160,7 @@ int ClassifierTrainer::save_test_mistakes(const TestResult& r, int max) const {
     list.push_back({{"tile", list.size()}, {"index", i}, {"true", t}, {"predicted", p}, {"true_name", name(t)}, {"predicted_name", name(p)}});
   }
   if (list.empty()) return 0;
-  const std::string dir = cfg_.out + "/samples";
-  std::filesystem::create_directories(dir);
+  const std::string dir = io::RunDir::at(cfg_.out, /*resume=*/true).samples_dir();
   io::ImageGridOptions o;
   o.lo = o.hi = 0.f;   // the images are normalised: stretch each to its own range
   io::write_png_grid(dir + "/test_mistakes.png", tiles, int(list.size()), test_.c, test_.h, test_.w, o);
@@ -183,8 +182,7 @@ TrainConfig checkpoint_config(const std::string& path) {
 }
 
 void ClassifierTrainer::save_checkpoint(int epoch) {
-  io::RunDir run({.runs_root = std::filesystem::path(cfg_.out).parent_path().string().empty() ? "." : std::filesystem::path(cfg_.out).parent_path().string(),
-                  .name = std::filesystem::path(cfg_.out).filename().string(), .resume = true});
+  io::RunDir run = io::RunDir::at(cfg_.out, /*resume=*/true);
   io::CheckpointData ck;
   ck.meta["kind"] = "classifier";
   ck.meta["config"] = cfg_.to_json();
@@ -208,8 +206,7 @@ void ClassifierTrainer::save_checkpoint(int epoch) {
 }
 
 int ClassifierTrainer::load_latest_checkpoint() {
-  io::RunDir run({.runs_root = std::filesystem::path(cfg_.out).parent_path().string().empty() ? "." : std::filesystem::path(cfg_.out).parent_path().string(),
-                  .name = std::filesystem::path(cfg_.out).filename().string(), .resume = true});
+  io::RunDir run = io::RunDir::at(cfg_.out, /*resume=*/true);
   auto path = run.latest_checkpoint();
   if (!path) return 0;
   io::CheckpointData ck = io::read_checkpoint(*path);
@@ -232,9 +229,7 @@ std::vector<EpochResult> ClassifierTrainer::run() {
   int first_epoch = 0;
   std::unique_ptr<io::MetricsLogger> metrics;
   if (!cfg_.out.empty()) {
-    auto parent = std::filesystem::path(cfg_.out).parent_path().string();
-    io::RunDir run({.runs_root = parent.empty() ? "." : parent, .name = std::filesystem::path(cfg_.out).filename().string(),
-                    .resume = cfg_.resume});
+    io::RunDir run = io::RunDir::at(cfg_.out, cfg_.resume);
     if (cfg_.resume) {
       // Continue with the run's own settings: everything but kResumableFields must match.
       nlohmann::json saved = run.read_config();

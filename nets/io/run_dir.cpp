@@ -52,6 +52,12 @@ RunDir::RunDir(const RunDirOptions& opt) {
   make_dir(root / "samples");
 }
 
+RunDir RunDir::at(const std::string& path, bool resume) {
+  const fs::path p(path);
+  const std::string parent = p.parent_path().string();
+  return RunDir({.runs_root = parent.empty() ? "." : parent, .name = p.filename().string(), .resume = resume});
+}
+
 void RunDir::write_config(const nlohmann::json& config) const {
   write_file_atomic(config_path(), config.dump(2) + "\n");
 }

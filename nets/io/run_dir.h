@@ -21,6 +21,8 @@ class RunDir {
  public:
   // Creates (or, with resume, opens) the run directory and its checkpoints/ and samples/.
   explicit RunDir(const RunDirOptions& opt);
+  // The run directory at `path` ("runs/NAME", "NAME" or "/abs/NAME"): its parent is the runs root.
+  static RunDir at(const std::string& path, bool resume);
 
   const std::string& path() const { return path_; }
   std::string checkpoints_dir() const { return path_ + "/checkpoints"; }

@@ -94,7 +94,7 @@ before="$(cd "$work/mlp" && find . -type f -exec md5sum {} + | sort)"
 expect_error "lr 0.5.*differs from the run's" -- "$vkwb" train --out "$work/mlp" --resume --lr 0.5 --epochs 2
 after="$(cd "$work/mlp" && find . -type f -exec md5sum {} + | sort)"
 check '[[ "$before" == "$after" ]]' "a refused --resume leaves the run directory as it was"
-expect_error "cannot read .*config.json" -- "$vkwb" train --out "$work/nothing-here" --resume
+expect_error "cannot resume: run directory .*nothing-here does not exist" -- "$vkwb" train --out "$work/nothing-here" --resume
 "$vkwb" train --out "$work/mlp" --resume --epochs 2 --quiet > /dev/null 2>&1
 check '[[ $? -eq 0 && $(wc -l < "$work/mlp/metrics.csv") -eq 3 && $(ls "$work/mlp/checkpoints/"*.ckpt | wc -l) -eq 2 ]]' \
   "--resume --epochs 2 continues with the run's own settings (model, seed, data) for one more epoch"
