@@ -31,8 +31,8 @@ layout(push_constant) uniform P {
 
 // One update of four lanes: w, the three state values, g the raw gradient. Only the state values
 // the optimizer uses are read or written by the callers.
-void update(inout vec4 w, vec4 g, inout vec4 t1, inout vec4 t2, inout vec4 t3, bool flag) {
-  g *= gscale[0];
+void update(inout vec4 w, vec4 g, inout vec4 t1, inout vec4 t2, inout vec4 t3, bool flag, float gs) {
+  g *= gs;
   if (!(OP == 5 && flag)) g += p.wd * w;
   if (OP == 0) {
     w -= p.lr * g;
@@ -80,13 +80,16 @@ bool uses3() { return OP == 4 && p.mom > 0.0; }
 
 void main() {
   bool flag = (p.flags & 1) != 0;
+  // Read once per invocation: the compiler cannot hoist it past the stores (the bindings may
+  // alias), and on llvmpipe every storage load costs a loop over the SIMD lanes.
+  float gs = gscale[0];
   uint n4 = VEC4 == 1 ? p.n / 4 : 0;
   GRID_STRIDE(i, n4) {
     vec4 w = prm4[i], t1 = vec4(0), t2 = vec4(0), t3 = vec4(0);
     if (uses1()) t1 = s14[i];
     if (uses2(flag)) t2 = s24[i];
     if (uses3()) t3 = s34[i];
-    update(w, grad4[i], t1, t2, t3, flag);
+    update(w, grad4[i], t1, t2, t3, flag, gs);
     if (uses1()) s14[i] = t1;
     if (uses2(flag)) s24[i] = t2;
     if (uses3()) s34[i] = t3;
@@ -98,7 +101,7 @@ void main() {
     if (uses1()) t1.x = s1[i];
     if (uses2(flag)) t2.x = s2[i];
     if (uses3()) t3.x = s3[i];
-    update(w, vec4(grad[i]), t1, t2, t3, flag);
+    update(w, vec4(grad[i]), t1, t2, t3, flag, gs);
     if (uses1()) s1[i] = t1.x;
     if (uses2(flag)) s2[i] = t2.x;
     if (uses3()) s3[i] = t3.x;

@@ -113,15 +113,63 @@ void grouped_gemm(const Tensor& A, const Tensor& B, Tensor& C, int groups, int M
   gemm_into(g, A, B, C, bias);
 }
 
-// Which convolution path the device takes: "implicit" on CPU-type Vulkan devices with texel
-// buffers, else "gemm"; VKWB_CONV=implicit|gemm overrides (the tests run both).
-bool use_implicit(const Device& dev) {
-  if (dev.is_cpu() || !dev.info().texel_buffers) return false;
+// Which convolution path the device takes. CPU-type Vulkan devices with texel buffers: "direct"
+// (conv_direct.comp for the forward and the stride-1 data gradient, kernels up to 5x5;
+// conv_implicit.comp for the rest), else "gemm" (im2col + GEMM). VKWB_CONV=direct|implicit|gemm
+// overrides (the tests run all three).
+enum class ConvPath { gemm, implicit, direct };
+ConvPath conv_path(const Device& dev) {
+  if (dev.is_cpu() || !dev.info().texel_buffers) return ConvPath::gemm;
   const char* e = std::getenv("VKWB_CONV");
-  if (e && std::strcmp(e, "gemm") == 0) return false;
-  if (e && std::strcmp(e, "implicit") == 0) return true;
-  if (const char* t = std::getenv("VKWB_TEXEL"); t && std::strcmp(t, "0") == 0) return false;
-  return dev.info().type == "cpu";
+  if (e && std::strcmp(e, "gemm") == 0) return ConvPath::gemm;
+  if (e && std::strcmp(e, "implicit") == 0) return ConvPath::implicit;
+  if (e && std::strcmp(e, "direct") == 0) return ConvPath::direct;
+  if (const char* t = std::getenv("VKWB_TEXEL"); t && std::strcmp(t, "0") == 0) return ConvPath::gemm;
+  return dev.info().type == "cpu" ? ConvPath::direct : ConvPath::gemm;
+}
+bool use_implicit(const Device& dev) { return conv_path(dev) != ConvPath::gemm; }
+
+// The direct kernel unrolls the taps and holds the input patch in registers: kernels up to 5x5.
+bool direct_fits(const Device& dev, int KH, int KW, int dh, int dw) {
+  return conv_path(dev) == ConvPath::direct && KH * KW <= 25 && (KH - 1) * dh <= 8 && (KW - 1) * dw <= 8;
+}
+
+// y [N, G*MO, OH, OW] = the stride (sh, sw) convolution of x [N, G*CI, H, W] with padding (ph, pw)
+// (either sign) and dilation (dh, dw). flip == false: w is a forward weight [G*MO, CI, KH, KW];
+// flip == true: w is [G*CI, MO, KH, KW] and its taps are mirrored (a data gradient, see the shader).
+void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y, int N, int CI, int H, int W,
+                   int MO, int OH, int OW, int KH, int KW, int sh, int sw, int dh, int dw, int ph, int pw, int G,
+                   bool flip) {
+  Device& dev = y.device();
+  int tm = std::min(16, (MO + 3) / 4 * 4);
+  int mp = (MO + tm - 1) / tm * tm;
+  // Blocks of 2 x 4 pixels: bigger blocks fetch less per FMA but spill more accumulators. Measured
+  // on LeNet-5 (one llvmpipe thread, 20 steps, forward + data-gradient ms): 2x4 116 + 95, 4x4
+  // 123 + 97, 2x6 127 + 100, 2x8 170 + 115, 4x7 (28-wide rows without waste) 153 + 105; the DQN
+  // net's 8x8 planes do not care (225-230 us for 2x4 ... 1x8). docs/PERFORMANCE.md.
+  int tw = std::min(OW, 4), tr = std::min(OH, 2);
+  if (const char* e = std::getenv("VKWB_CONV_DIRECT_TILE")) {   // tuning knob: TRxTW
+    if (std::sscanf(e, "%dx%d", &tr, &tw) != 2 || tr < 1 || tw < 1 || tr > 8 || tw > 16)
+      throw Error(std::string("VKWB_CONV_DIRECT_TILE=") + e + ": expected TRxTW, rows 1..8, columns 1..16");
+  }
+  Tensor wt = Tensor::empty({int64_t(G) * CI * KH * KW * mp}, dev, x.dtype());
+  DirectConvP p{N, CI, H, W, MO, mp, OH, OW, ph, pw, G, 0, 0, 0, 0, 0};
+  p.offX = texel_index(x);
+  std::vector<int32_t> prep = {i32(local_1d(dev)), 1, tm, 1, 1, KH, KW, 1, 1, 1, 1, 0, 0, flip ? 1 : 0};
+  launch(dev, ShaderId::conv_direct, prep, p, {texel(x), texel(x), wt, w}, groups_1d(dev, uint64_t(wt.numel())),
+         1u, 1u, "conv_direct weights");
+  p.offW = texel_index(wt, Texel::f32x4);
+  p.tiles_r = (OH + tr - 1) / tr;
+  p.tiles_c = (OW + tw - 1) / tw;
+  p.tiles_m = mp / tm;
+  int64_t tiles = int64_t(p.tiles_r) * p.tiles_c * N * p.tiles_m * G;
+  uint32_t local = local_1d(dev);
+  while (local > 8 && tiles < int64_t(local) * 8) local /= 2;
+  uint32_t groups = uint32_t(std::clamp<int64_t>((tiles + local - 1) / local, 1, max_groups(dev)));
+  int vo = OW % 4 == 0 && tw % 4 == 0 && vec4_ok(y) ? 1 : 0;
+  std::vector<int32_t> spec = {i32(local), 0, tm, tr, tw, KH, KW, sh, sw, dh, dw, bias ? 1 : 0, vo, 0};
+  launch(dev, ShaderId::conv_direct, spec, p, {texel(x), texel(wt, Texel::f32x4), y, bias ? *bias : y}, groups, 1u,
+         1u, flip ? "conv_direct dX" : "conv_direct fwd");
 }
 
 ConvP conv_params(const Geometry& g) {
@@ -160,6 +208,11 @@ void launch_implicit(int mode, ConvP p, const Tensor& a, const Tensor& b, Tensor
 Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Geometry& g, Tensor* saved = nullptr) {
   Device& dev = x.device();
   Tensor y = Tensor::empty({g.N, g.OC, g.OH, g.OW}, dev, x.dtype());
+  if (direct_fits(dev, g.KH, g.KW, g.o.dil_h, g.o.dil_w) && texel_ok(x) && texel_ok(w)) {
+    launch_direct(x, w, bias, y, g.N, g.C / g.groups, g.H, g.W, g.OC / g.groups, g.OH, g.OW, g.KH, g.KW,
+                  g.o.stride_h, g.o.stride_w, g.o.dil_h, g.o.dil_w, g.o.pad_h, g.o.pad_w, g.groups, false);
+    return y;
+  }
   if (use_implicit(dev) && texel_ok(x) && texel_ok(w)) {
     launch_implicit(0, conv_params(g), w, x, y, bias, g.OC / g.groups, int64_t(g.N) * g.ohw());
     return y;
@@ -181,7 +234,15 @@ Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, const 
 Tensor conv_backward_data(const Tensor& dy, const Tensor& w, const Geometry& g) {
   Device& dev = dy.device();
   Tensor dx = Tensor::empty({g.N, g.C, g.H, g.W}, dev, dy.dtype());
-  if (use_implicit(dev) && g.o.stride_h == 1 && g.o.stride_w == 1 && texel_ok(dy) && texel_ok(w)) {
+  bool unit = g.o.stride_h == 1 && g.o.stride_w == 1;
+  if (unit && direct_fits(dev, g.KH, g.KW, g.o.dil_h, g.o.dil_w) && texel_ok(dy) && texel_ok(w)) {
+    // dx = dy convolved with the mirrored, transposed weights and padding d*(k-1) - p.
+    launch_direct(dy, w, nullptr, dx, g.N, g.OC / g.groups, g.OH, g.OW, g.C / g.groups, g.H, g.W, g.KH, g.KW,
+                  1, 1, g.o.dil_h, g.o.dil_w, g.o.dil_h * (g.KH - 1) - g.o.pad_h, g.o.dil_w * (g.KW - 1) - g.o.pad_w,
+                  g.groups, true);
+    return dx;
+  }
+  if (use_implicit(dev) && unit && texel_ok(dy) && texel_ok(w)) {
     launch_implicit(2, conv_params(g), w, dy, dx, nullptr, g.C / g.groups, int64_t(g.N) * g.H * g.W);
     return dx;
   }

@@ -20,6 +20,9 @@ struct ConvP {   // conv_implicit.comp
   int32_t N, C, H, W, OC, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw, G;
   int32_t offA, offB, slices, per_slice;
 };
+struct DirectConvP {   // conv_direct.comp
+  int32_t N, CI, H, W, MO, MP, OH, OW, ph, pw, G, offX, offW, tiles_r, tiles_c, tiles_m;
+};
 struct PoolP { int32_t planes, H, W, OH, OW, KH, KW, sh, sw, ph, pw, count_pad, in_texel, idx_texel; };
 struct IndexP { uint32_t outer, R, J, inner; };
 struct BatchNormP {   // batchnorm.comp; flags: 1 update running stats, 2 weight, 4 bias, 8 training (backward)

@@ -87,7 +87,7 @@ BOOST_AUTO_TEST_CASE(shape_grads) {
 }
 
 BOOST_AUTO_TEST_CASE(conv_and_pool_grads) {
-  for (const char* variant : {"implicit", "gemm"}) {   // the two device paths (see ops/conv.cpp)
+  for (const char* variant : {"direct", "implicit", "gemm"}) {   // the device paths (see ops/conv.cpp)
     setenv("VKWB_CONV", variant, 1);
     std::string v = std::string(" ") + variant;
     gradcheck("conv2d" + v, [](auto& in) { return conv2d(in[0], in[1], in[2], {.stride_h = 2, .stride_w = 1, .pad_h = 1, .pad_w = 2}); },
@@ -109,6 +109,9 @@ BOOST_AUTO_TEST_CASE(conv_and_pool_grads) {
       return conv_transpose2d(in[0], in[1], in[2], {.dil_h = 2, .dil_w = 2}); },
               {rnd({5, 3, 3, 4}, 37), rnd({3, 2, 3, 3}, 38), rnd({2}, 39)});
     unsetenv("VKWB_CONV_CHUNK_BYTES");
+    // Padding beyond the kernel: the direct data gradient pads by d*(k-1) - p < 0.
+    gradcheck("conv2d 1x1 padded" + v, [](auto& in) { return conv2d(in[0], in[1], in[2], {.pad_h = 1, .pad_w = 2}); },
+              {rnd({2, 3, 3, 4}, 40), rnd({2, 3, 1, 1}, 41), rnd({2}, 42)});
     gradcheck("conv_transpose2d unit stride" + v, [](auto& in) { return conv_transpose2d(in[0], in[1], in[2], {.pad_h = 1, .groups = 3}); },
               {rnd({2, 3, 3, 4}, 34), rnd({3, 1, 3, 2}, 35), rnd({3}, 36)});
   }

@@ -145,9 +145,13 @@ BOOST_AUTO_TEST_CASE(convolution) {
       {{2, 4, 13, 11}, {6, 2, 3, 3}, {.pad_h = 2, .pad_w = 2, .dil_h = 2, .dil_w = 2, .groups = 2}},
       {{2, 8, 5, 5}, {8, 1, 3, 3}, {.pad_h = 1, .pad_w = 1, .groups = 8}},
       {{3, 7, 6, 6}, {4, 7, 1, 1}, {}},
+      // Direct path: padding larger than the kernel (its data gradient pads negatively), and a
+      // 7x7 kernel (beyond the direct kernel's unrolled taps: the implicit GEMM takes it).
+      {{2, 3, 5, 6}, {5, 3, 1, 1}, {.pad_h = 1, .pad_w = 2}},
+      {{1, 2, 9, 8}, {3, 2, 7, 7}, {.pad_h = 3, .pad_w = 3}},
   };
   // Both device paths: implicit GEMM (CPU Vulkan devices) and im2col + GEMM (GPUs).
-  for (const char* variant : {"implicit", "gemm"}) {
+  for (const char* variant : {"direct", "implicit", "gemm"}) {
     setenv("VKWB_CONV", variant, 1);
     for (auto& c : cases) {
       Input x = rnd(c.x, 21), w = rnd(c.w, 22), b = rnd({c.w[0]}, 23);

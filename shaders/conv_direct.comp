@@ -1,0 +1,139 @@
+#version 450
+#extension GL_EXT_control_flow_attributes : require
+// Direct convolution with register blocking, for CPU Vulkan drivers (ops/conv.cpp picks it).
+// The implicit GEMM (conv_implicit.comp) fetches one input element per output pixel and kernel
+// tap: KH*KW gathers per pixel and input channel. Here each invocation computes a block of
+// TM output channels x TR output rows x TW output columns of one image: per input channel it
+// fetches the (TR-1)*SH + (KH-1)*DH + 1 by (TW-1)*SW + (KW-1)*DW + 1 input patch once into
+// registers and reuses it for every tap, and the weights of the TM channels four at a time.
+// For a 3x3 kernel and a 2x8 block that is 40 + 36 fetches per 2,304 FMAs instead of 432.
+// Kernel size, strides and dilations are specialization constants, so the tap loops unroll.
+//
+// MODE 0: y[n, g*MO+m, oh, ow] = sum_{c,kh,kw} wt[g, c, kh, kw, m] x[n, g*CI+c, oh*SH-ph+kh*DH, ow*SW-pw+kw*DW]
+//         (+ bias[g*MO+m]); zero outside the input (padding, possibly negative).
+// MODE 1: prepares wt [G, CI, KH, KW, MP] (MP = MO rounded up to TM, zeros beyond MO) from a
+//         convolution weight w. FLIP 0: w is [G*MO, CI, KH, KW] (the forward). FLIP 1: w is
+//         [G*CI, MO, KH, KW] and the taps are mirrored: the data gradient of a stride-1
+//         convolution is the convolution of dy with these weights and padding d*(k-1) - p.
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const int MODE = 0;
+layout(constant_id = 2) const int TM = 8;    // a multiple of 4
+layout(constant_id = 3) const int TR = 2;
+layout(constant_id = 4) const int TW = 8;
+layout(constant_id = 5) const int KH = 3;
+layout(constant_id = 6) const int KW = 3;
+layout(constant_id = 7) const int SH = 1;
+layout(constant_id = 8) const int SW = 1;
+layout(constant_id = 9) const int DH = 1;
+layout(constant_id = 10) const int DW = 1;
+layout(constant_id = 11) const int BIAS = 0;
+// VO == 1: outputs stored four columns at a time (the host sets it when OW, TW and the output
+// binding's offset are multiples of 4 floats; see unary.comp for why that matters on CPUs).
+layout(constant_id = 12) const int VO = 0;
+layout(constant_id = 13) const int FLIP = 0;
+layout(binding = 0) uniform samplerBuffer X;    // MODE 0: the input (R32F view)
+layout(binding = 1) uniform samplerBuffer Wt;   // MODE 0: wt (RGBA32F view)
+layout(std430, binding = 2) writeonly buffer Out { float o[]; };
+layout(std430, binding = 2) writeonly buffer Out4 { vec4 o4[]; };
+layout(std430, binding = 3) readonly buffer In { float src[]; };   // MODE 0: bias; MODE 1: w
+layout(push_constant) uniform P {
+  int N; int CI; int H; int W; int MO; int MP; int OH; int OW; int ph; int pw; int G;
+  int offX; int offW; int tiles_r; int tiles_c; int tiles_m;
+} p;
+
+const int PR = (TR - 1) * SH + (KH - 1) * DH + 1;
+const int PC = (TW - 1) * SW + (KW - 1) * DW + 1;
+
+void prepare() {
+  int KK = KH * KW;
+  int total = p.G * p.CI * KK * p.MP;
+  int stride = int(gl_NumWorkGroups.x * gl_WorkGroupSize.x);
+  for (int e = int(gl_GlobalInvocationID.x); e < total; e += stride) {
+    int m = e % p.MP, rest = e / p.MP;
+    int tap = rest % KK;
+    rest /= KK;
+    int c = rest % p.CI, g = rest / p.CI;
+    float v = 0.0;
+    if (m < p.MO) {
+      if (FLIP == 0) v = src[((g * p.MO + m) * p.CI + c) * KK + tap];
+      else v = src[((g * p.CI + c) * p.MO + m) * KK + (KK - 1 - tap)];
+    }
+    o[e] = v;
+  }
+}
+
+void main() {
+  if (MODE == 1) {
+    prepare();
+    return;
+  }
+  int HW = p.H * p.W, OHW = p.OH * p.OW;
+  int total = p.tiles_c * p.tiles_r * p.N * p.tiles_m * p.G;
+  int stride = int(gl_NumWorkGroups.x * gl_WorkGroupSize.x);
+  for (int t = int(gl_GlobalInvocationID.x); t < total; t += stride) {
+    // Column tiles fastest, group and channel tile slowest: neighbouring lanes share weights.
+    int tc = t % p.tiles_c;
+    int rest = t / p.tiles_c;
+    int tr = rest % p.tiles_r;
+    rest /= p.tiles_r;
+    int n = rest % p.N;
+    rest /= p.N;
+    int mt = rest % p.tiles_m, g = rest / p.tiles_m;
+    int m0 = mt * TM, oh0 = tr * TR, ow0 = tc * TW;
+    int ih0 = oh0 * SH - p.ph, iw0 = ow0 * SW - p.pw;
+    float acc[TM][TR][TW];
+    [[unroll]] for (int i = 0; i < TM; ++i)
+      [[unroll]] for (int r = 0; r < TR; ++r)
+        [[unroll]] for (int q = 0; q < TW; ++q) acc[i][r][q] = 0.0;
+    bool rok[PR], cok[PC];
+    [[unroll]] for (int r = 0; r < PR; ++r) rok[r] = ih0 + r >= 0 && ih0 + r < p.H;
+    [[unroll]] for (int q = 0; q < PC; ++q) cok[q] = iw0 + q >= 0 && iw0 + q < p.W;
+    int xb = (n * p.G + g) * p.CI * HW + ih0 * p.W + iw0;
+    int wb = (g * p.CI * KH * KW * p.MP + m0) >> 2;   // texels; MP and m0 are multiples of 4
+    for (int c = 0; c < p.CI; ++c) {
+      float pt[PR][PC];   // the input patch ("patch" is a GLSL keyword)
+      [[unroll]] for (int r = 0; r < PR; ++r)
+        [[unroll]] for (int q = 0; q < PC; ++q) {
+          bool ok = rok[r] && cok[q];
+          // Outside the image: fetch a valid texel (the tensor's first), then drop it.
+          float v = texelFetch(X, p.offX + (ok ? xb + r * p.W + q : 0)).x;
+          pt[r][q] = ok ? v : 0.0;
+        }
+      [[unroll]] for (int kh = 0; kh < KH; ++kh)
+        [[unroll]] for (int kw = 0; kw < KW; ++kw) {
+          float wv[TM];
+          [[unroll]] for (int i = 0; i < TM; i += 4) {
+            vec4 w4 = texelFetch(Wt, p.offW + wb + ((kh * KW + kw) * p.MP + i >> 2));
+            wv[i] = w4.x; wv[i + 1] = w4.y; wv[i + 2] = w4.z; wv[i + 3] = w4.w;
+          }
+          [[unroll]] for (int i = 0; i < TM; ++i)
+            [[unroll]] for (int r = 0; r < TR; ++r)
+              [[unroll]] for (int q = 0; q < TW; ++q)
+                acc[i][r][q] = fma(wv[i], pt[r * SH + kh * DH][q * SW + kw * DW], acc[i][r][q]);
+        }
+      xb += HW;
+      wb += (KH * KW * p.MP) >> 2;
+    }
+    int yb = ((n * p.G + g) * p.MO) * OHW + oh0 * p.OW + ow0;
+    [[unroll]] for (int i = 0; i < TM; ++i) {
+      int m = m0 + i;
+      if (m >= p.MO) break;
+      float bm = BIAS == 1 ? src[g * p.MO + m] : 0.0;
+      [[unroll]] for (int r = 0; r < TR; ++r) {
+        if (oh0 + r >= p.OH) break;
+        int row = yb + m * OHW + r * p.OW;
+        if (VO == 1) {   // OW % 4 == 0 and ow0 % 4 == 0: whole quads inside the row
+          [[unroll]] for (int q = 0; q < TW; q += 4) {
+            if (ow0 + q >= p.OW) break;
+            o4[(row + q) >> 2] = vec4(acc[i][r][q], acc[i][r][q + 1], acc[i][r][q + 2], acc[i][r][q + 3]) + bm;
+          }
+        } else {
+          [[unroll]] for (int q = 0; q < TW; ++q) {
+            if (ow0 + q >= p.OW) break;
+            o[row + q] = acc[i][r][q] + bm;
+          }
+        }
+      }
+    }
+  }
+}
