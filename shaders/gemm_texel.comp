@@ -26,7 +26,10 @@ layout(constant_id = 7) const int VB = 1;
 layout(constant_id = 8) const int TN = 8;
 // VC == 1: C is stored (and read, BETA) four columns at a time through a vec4 view; the host sets
 // it when ldc, sc and C's binding offset are multiples of 4 floats (TN always is). llvmpipe pays
-// per storage access and lane, not per byte (see unary.comp).
+// per storage access and lane, not per byte (see unary.comp). VC == 2: the same, and N is a
+// multiple of 4, so there is no partial quad: llvmpipe runs both sides of every branch (masking
+// lanes off), so the partial quad's scalar stores would cost a lane loop each even when no lane
+// takes them.
 layout(constant_id = 9) const int VC = 0;
 layout(binding = 0) uniform samplerBuffer A;
 layout(binding = 1) uniform samplerBuffer B;
@@ -128,12 +131,12 @@ void main() {
     [[unroll]] for (int i = 0; i < TM; ++i) {
       int m = m0 + i;
       if (m >= p.M) break;
-      if (VC == 1) {
+      if (VC >= 1) {
         [[unroll]] for (int j = 0; j < TN; j += 4) {
           int n = n0 + j;
           if (n >= p.N) break;
           int c = coff + m * p.ldc + n;
-          if (n + 3 < p.N) {
+          if (VC == 2 || n + 3 < p.N) {
             vec4 v = p.alpha * vec4(acc[i][j], acc[i][j + 1], acc[i][j + 2], acc[i][j + 3]);
             if (BIAS == 1) v += vec4(bias[n], bias[n + 1], bias[n + 2], bias[n + 3]);
             if (BIAS == 2) v += bias[m];

@@ -13,6 +13,12 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const int OP = 0;
 layout(constant_id = 2) const int VEC4 = 0;
+// The flag and whether momentum is on, as specialization constants too (the push constants carry
+// the same values for the update formulas): a state buffer the optimizer does not use must not
+// be touched at all. Behind a run-time branch llvmpipe still runs the load's or store's loop
+// over the SIMD lanes, only with every lane masked off.
+layout(constant_id = 3) const int FLAG = 0;
+layout(constant_id = 4) const int MOM = 0;
 layout(std430, binding = 0) buffer Prm { float prm[]; };
 layout(std430, binding = 1) readonly buffer G { float grad[]; };
 layout(std430, binding = 2) buffer S1 { float s1[]; };
@@ -60,7 +66,7 @@ void update(inout vec4 w, vec4 g, inout vec4 t1, inout vec4 t2, inout vec4 t3, b
       avg = t1 - t2 * t2;
     }
     vec4 upd = g / (sqrt(max(avg, 0.0)) + p.eps);
-    if (p.mom > 0.0) {
+    if (MOM == 1) {
       t3 = p.mom * t3 + upd;
       upd = t3;
     }
@@ -76,10 +82,10 @@ void update(inout vec4 w, vec4 g, inout vec4 t1, inout vec4 t2, inout vec4 t3, b
 
 bool uses1() { return OP != 0; }
 bool uses2(bool flag) { return OP == 3 || OP == 5 || (OP == 4 && flag); }
-bool uses3() { return OP == 4 && p.mom > 0.0; }
+bool uses3() { return OP == 4 && MOM == 1; }
 
 void main() {
-  bool flag = (p.flags & 1) != 0;
+  bool flag = FLAG == 1;
   // Read once per invocation: the compiler cannot hoist it past the stores (the bindings may
   // alias), and on llvmpipe every storage load costs a loop over the SIMD lanes.
   float gs = gscale[0];

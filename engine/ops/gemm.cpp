@@ -68,7 +68,7 @@ void gemm_into(const GemmCall& g, const Tensor& A, const Tensor& B, Tensor& C, c
     // Small products: smaller workgroups, so that there are enough of them for every core.
     uint32_t local = local_1d(dev);
     while (local > 8 && tiles < int64_t(local) * 8) local /= 2;
-    int vc = vec4_ok(C) && g.ldc % 4 == 0 && g.sc % 4 == 0 ? 1 : 0;
+    int vc = vec4_ok(C) && g.ldc % 4 == 0 && g.sc % 4 == 0 ? (g.N % 4 == 0 ? 2 : 1) : 0;
     spec = {i32(local), tm, g.ta, g.tb, g.bias_mode, use_beta, va, vb, tn, vc};
     uint32_t groups = uint32_t(std::clamp<int64_t>((tiles + local - 1) / local, 1, max_groups(dev)));
     launch(dev, ShaderId::gemm_texel, spec, tp, {texel(A, ka), texel(B, kb), C, bb}, groups);
