@@ -90,7 +90,11 @@ Tensor one_hot(const Tensor& labels, int num_classes);               // labels i
 // --- matrix products (ops/gemm.cpp) -------------------------------------------------------------
 struct GemmOptions { bool trans_a = false, trans_b = false; float alpha = 1.f; };
 Tensor matmul(const Tensor& a, const Tensor& b, const GemmOptions& o = {});  // [M,K]x[K,N], or batched [B,M,K]x[B,K,N]
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor());   // x [N, in], w [out, in]
+// An activation fused into the output stage of linear / conv2d: y = act(x W^T + b) is computed in
+// the GEMM's or the convolution's epilogue, with no separate pass over y (nn::Sequential fuses
+// Linear/Conv2d followed by ReLU). Backward: the ReLU mask is read from y (y > 0 iff x W^T + b > 0).
+enum class Epilogue { none, relu };
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor(), Epilogue act = Epilogue::none);   // x [N, in], w [out, in]
 // Which GEMM kernel the device uses: "texel" (CPU devices with float texel buffers: operands read
 // through texel fetches), "register" (other CPU devices) or "tiled" (GPUs: shared-memory tiles);
 // overridable by VKWB_GEMM=texel|register|tiled for testing each everywhere it can run.
@@ -101,7 +105,8 @@ struct Conv2dOptions {
   int stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dil_h = 1, dil_w = 1, groups = 1;
   int out_pad_h = 0, out_pad_w = 0;   // ConvTranspose2d only
 };
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& o);            // w [OC, C/g, KH, KW]
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& o,
+              Epilogue act = Epilogue::none);                                                          // w [OC, C/g, KH, KW]
 Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& o);  // w [C, OC/g, KH, KW]
 struct Pool2dOptions { int kh = 2, kw = 2, stride_h = 0, stride_w = 0, pad_h = 0, pad_w = 0; bool count_include_pad = true; };
 Tensor max_pool2d(const Tensor& x, const Pool2dOptions& o);

@@ -1,5 +1,8 @@
 #include "nets/layers.h"
 
+#include <cstdlib>
+#include <cstring>
+
 #include "nets/init.h"
 
 namespace vkwb::nn {
@@ -10,6 +13,7 @@ Linear::Linear(ModuleContext& ctx, int in_, int out_, bool bias) : in(in_), out(
   if (bias) bias_ = &register_parameter("bias", init::default_uniform({out}, *ctx.device, ctx.next_seed(), in));
 }
 Tensor Linear::forward(const Tensor& x) { return linear(x, *weight_, bias_ ? *bias_ : Tensor()); }
+Tensor Linear::forward(const Tensor& x, Epilogue act) { return linear(x, *weight_, bias_ ? *bias_ : Tensor(), act); }
 std::string Linear::type_name() const { return "Linear(" + std::to_string(in) + ", " + std::to_string(out) + ")"; }
 
 static void check_conv_options(const Conv2dOptions& o, const char* what) {
@@ -36,6 +40,9 @@ vkwb::Conv2dOptions Conv2d::engine_options() const {
   return e;
 }
 Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, *weight_, bias_ ? *bias_ : Tensor(), engine_options()); }
+Tensor Conv2d::forward(const Tensor& x, Epilogue act) {
+  return conv2d(x, *weight_, bias_ ? *bias_ : Tensor(), engine_options(), act);
+}
 std::string Conv2d::type_name() const {
   return "Conv2d(" + std::to_string(opt.in) + ", " + std::to_string(opt.out) + ", k=" + std::to_string(opt.kernel) +
          (opt.stride != 1 ? ", s=" + std::to_string(opt.stride) : "") + (opt.padding ? ", p=" + std::to_string(opt.padding) : "") +
@@ -110,7 +117,9 @@ std::string Dropout::type_name() const { return "Dropout(" + std::to_string(p_).
 
 std::string LocalResponseNorm::type_name() const { return "LocalResponseNorm(" + std::to_string(size_) + ")"; }
 
-std::shared_ptr<Activation> ReLU() { return std::make_shared<Activation>("ReLU", [](const Tensor& x) { return relu(x); }); }
+std::shared_ptr<Activation> ReLU() {
+  return std::make_shared<Activation>("ReLU", [](const Tensor& x) { return relu(x); }, Epilogue::relu);
+}
 std::shared_ptr<Activation> LeakyReLU(float s) {
   return std::make_shared<Activation>("LeakyReLU", [s](const Tensor& x) { return leaky_relu(x, s); });
 }
@@ -170,9 +179,33 @@ Sequential& Sequential::add(ModulePtr m) {
   register_module(std::to_string(children().size()), std::move(m));
   return *this;
 }
+static bool fusion_enabled() {
+  const char* e = std::getenv("VKWB_FUSE");
+  return !(e && std::strcmp(e, "0") == 0);
+}
+
 Tensor Sequential::forward(const Tensor& x) {
   Tensor h = x;
-  for (auto& [n, m] : children()) h = m->forward(h);
+  const auto& ch = children();
+  bool fuse = fusion_enabled();
+  for (size_t i = 0; i < ch.size(); ++i) {
+    Module* m = ch[i].second.get();
+    auto* act = fuse && i + 1 < ch.size() ? dynamic_cast<Activation*>(ch[i + 1].second.get()) : nullptr;
+    if (act && act->epilogue() != Epilogue::none) {
+      if (auto* lin = dynamic_cast<Linear*>(m)) {
+        h = lin->forward(h, act->epilogue());
+        ++i;
+        continue;
+      }
+      auto* conv = dynamic_cast<Conv2d*>(m);
+      if (conv && !dynamic_cast<ConvTranspose2d*>(m)) {
+        h = conv->forward(h, act->epilogue());
+        ++i;
+        continue;
+      }
+    }
+    h = m->forward(h);
+  }
   return h;
 }
 

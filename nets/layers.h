@@ -12,6 +12,7 @@ class Linear : public Module {
  public:
   Linear(ModuleContext& ctx, int in, int out, bool bias = true);
   Tensor forward(const Tensor& x) override;
+  Tensor forward(const Tensor& x, Epilogue act);   // with a fused output activation
   std::string type_name() const override;
   Tensor& weight() { return *weight_; }
   Tensor* bias() { return bias_; }
@@ -32,6 +33,7 @@ class Conv2d : public Module {
  public:
   Conv2d(ModuleContext& ctx, const Conv2dOptions& o);
   Tensor forward(const Tensor& x) override;
+  Tensor forward(const Tensor& x, Epilogue act);   // with a fused output activation (not ConvTranspose2d)
   std::string type_name() const override;
   Tensor& weight() { return *weight_; }
   Conv2dOptions opt;
@@ -115,13 +117,17 @@ class Flatten : public Module {
 // ReLU6, Hardtanh (PReLU, which learns its slope, is a module of its own below).
 class Activation : public Module {
  public:
-  Activation(std::string name, std::function<Tensor(const Tensor&)> fn) : name_(std::move(name)), fn_(std::move(fn)) {}
+  Activation(std::string name, std::function<Tensor(const Tensor&)> fn, Epilogue fused = Epilogue::none)
+      : name_(std::move(name)), fn_(std::move(fn)), fused_(fused) {}
   Tensor forward(const Tensor& x) override { return fn_(x); }
   std::string type_name() const override { return name_; }
+  // The epilogue a preceding Linear/Conv2d can apply instead (Sequential fuses them), or none.
+  Epilogue epilogue() const { return fused_; }
 
  private:
   std::string name_;
   std::function<Tensor(const Tensor&)> fn_;
+  Epilogue fused_;
 };
 std::shared_ptr<Activation> ReLU();
 std::shared_ptr<Activation> LeakyReLU(float slope = 0.01f);
@@ -160,6 +166,9 @@ class LocalResponseNorm : public Module {
   float alpha_, beta_, k_;
 };
 
+// Runs its children in order. A Linear or Conv2d directly followed by an activation that has an
+// epilogue (ReLU) runs as one fused op (the same values and gradients, one pass over the output
+// fewer); VKWB_FUSE=0 turns that off (tests and benchmarks compare both).
 class Sequential : public Module {
  public:
   Sequential() = default;

@@ -10,7 +10,8 @@
 // Kernel size, strides and dilations are specialization constants, so the tap loops unroll.
 //
 // MODE 0: y[n, g*MO+m, oh, ow] = sum_{c,kh,kw} wt[g, c, kh, kw, m] x[n, g*CI+c, oh*SH-ph+kh*DH, ow*SW-pw+kw*DW]
-//         (+ bias[g*MO+m]); zero outside the input (padding, possibly negative).
+//         (+ bias[g*MO+m]); zero outside the input (padding, possibly negative). ACT 1: y = max(y, 0)
+//         (a fused ReLU epilogue).
 // MODE 1: prepares wt [G, CI, KH, KW, MP] (MP = MO rounded up to TM, zeros beyond MO) from a
 //         convolution weight w. FLIP 0: w is [G*MO, CI, KH, KW] (the forward). FLIP 1: w is
 //         [G*CI, MO, KH, KW] and the taps are mirrored: the data gradient of a stride-1
@@ -31,6 +32,7 @@ layout(constant_id = 11) const int BIAS = 0;
 // binding's offset are multiples of 4 floats; see unary.comp for why that matters on CPUs).
 layout(constant_id = 12) const int VO = 0;
 layout(constant_id = 13) const int FLIP = 0;
+layout(constant_id = 14) const int ACT = 0;
 layout(binding = 0) uniform samplerBuffer X;    // MODE 0: the input (R32F view)
 layout(binding = 1) uniform samplerBuffer Wt;   // MODE 0: wt (RGBA32F view)
 layout(std430, binding = 2) writeonly buffer Out { float o[]; };
@@ -125,12 +127,14 @@ void main() {
         if (VO == 1) {   // OW % 4 == 0 and ow0 % 4 == 0: whole quads inside the row
           [[unroll]] for (int q = 0; q < TW; q += 4) {
             if (ow0 + q >= p.OW) break;
-            o4[(row + q) >> 2] = vec4(acc[i][r][q], acc[i][r][q + 1], acc[i][r][q + 2], acc[i][r][q + 3]) + bm;
+            vec4 v = vec4(acc[i][r][q], acc[i][r][q + 1], acc[i][r][q + 2], acc[i][r][q + 3]) + bm;
+            o4[(row + q) >> 2] = ACT == 1 ? max(v, vec4(0.0)) : v;
           }
         } else {
           [[unroll]] for (int q = 0; q < TW; ++q) {
             if (ow0 + q >= p.OW) break;
-            o[row + q] = acc[i][r][q] + bm;
+            float v = acc[i][r][q] + bm;
+            o[row + q] = ACT == 1 ? max(v, 0.0) : v;
           }
         }
       }

@@ -23,6 +23,7 @@ layout(constant_id = 4) const int BIAS = 0;
 // output plane (OH*OW, Cg*KH*KW or H*W by mode), TN and the binding offset are multiples of 4, so
 // four consecutive columns are consecutive, aligned floats of one plane (see unary.comp for why).
 layout(constant_id = 5) const int VO = 0;
+layout(constant_id = 6) const int ACT = 0;   // MODE 0: 1 = y = max(conv + bias, 0), a fused ReLU
 layout(binding = 0) uniform samplerBuffer A;
 layout(binding = 1) uniform samplerBuffer B;
 layout(std430, binding = 2) writeonly buffer Out { float o[]; };
@@ -144,7 +145,9 @@ void main() {
           if (m >= rows) break;
           float bm = MODE == 0 && BIAS == 1 ? bias[g * OCg + m] : 0.0;
           // cols is a multiple of the plane, so n + 3 < cols.
-          o4[(base + m * rstride) >> 2] = vec4(acc[i][j], acc[i][j + 1], acc[i][j + 2], acc[i][j + 3]) + bm;
+          vec4 v = vec4(acc[i][j], acc[i][j + 1], acc[i][j + 2], acc[i][j + 3]) + bm;
+          if (MODE == 0 && ACT == 1) v = max(v, vec4(0.0));
+          o4[(base + m * rstride) >> 2] = v;
         }
       }
       continue;
@@ -162,6 +165,7 @@ void main() {
         if (m >= rows) break;
         float v = acc[i][j];
         if (MODE == 0 && BIAS == 1) v += bias[g * OCg + m];
+        if (MODE == 0 && ACT == 1) v = max(v, 0.0);
         o[base + m * rstride] = v;
       }
     }

@@ -16,6 +16,7 @@ layout(constant_id = 3) const int TB = 0;
 layout(constant_id = 4) const int BIAS = 0;
 layout(constant_id = 5) const int BETA = 0;  // 1: read C (beta != 0)
 layout(constant_id = 6) const int VEC = 0;
+layout(constant_id = 7) const int ACT = 0;   // 1: C = max(C, 0), a fused ReLU epilogue
 #define TM 4
 #define TN 16
 layout(std430, binding = 0) readonly buffer BA { float A[]; };
@@ -81,6 +82,7 @@ void main() {
         if (BIAS == 2) v += bias[m];
         int c = coff + m * p.ldc + n;
         if (BETA == 1) v += p.beta * C[c];
+        if (ACT == 1) v = max(v, 0.0);
         C[c] = v;
       }
     }

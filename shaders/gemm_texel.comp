@@ -4,7 +4,7 @@
 //   C[b] = alpha * op(A[b]) op(B[b]) + beta * C[b] + bias
 // Layouts as in gemm.comp: op(A) is M x K, A[m*lda + k] or A[k*lda + m] (TA == 1); op(B) is K x N,
 // B[k*ldb + n] or B[n*ldb + k] (TB == 1); C is M x N with row stride ldc; batch b adds b*sa, b*sb,
-// b*sc. BIAS: 0 none, 1 bias[n], 2 bias[m].
+// b*sc. BIAS: 0 none, 1 bias[n], 2 bias[m]. ACT 1: C = max(that, 0) (a fused ReLU epilogue).
 //
 // Why texel buffers: llvmpipe (Mesa 22) compiles every storage-buffer load into a loop over the
 // SIMD lanes with a branch and a bounds check per lane and component, while a texel fetch is one
@@ -31,6 +31,7 @@ layout(constant_id = 8) const int TN = 8;
 // lanes off), so the partial quad's scalar stores would cost a lane loop each even when no lane
 // takes them.
 layout(constant_id = 9) const int VC = 0;
+layout(constant_id = 10) const int ACT = 0;
 layout(binding = 0) uniform samplerBuffer A;
 layout(binding = 1) uniform samplerBuffer B;
 layout(std430, binding = 2) buffer BC { float C[]; };
@@ -141,6 +142,7 @@ void main() {
             if (BIAS == 1) v += vec4(bias[n], bias[n + 1], bias[n + 2], bias[n + 3]);
             if (BIAS == 2) v += bias[m];
             if (BETA == 1) v += p.beta * C4[c >> 2];
+            if (ACT == 1) v = max(v, vec4(0.0));
             C4[c >> 2] = v;
           } else {
             [[unroll]] for (int e = 0; e < 3; ++e) {
@@ -149,6 +151,7 @@ void main() {
               if (BIAS == 1) v += bias[n + e];
               if (BIAS == 2) v += bias[m];
               if (BETA == 1) v += p.beta * C[c + e];
+              if (ACT == 1) v = max(v, 0.0);
               C[c + e] = v;
             }
           }
@@ -163,6 +166,7 @@ void main() {
         if (BIAS == 2) v += bias[m];
         int c = coff + m * p.ldc + n;
         if (BETA == 1) v += p.beta * C[c];
+        if (ACT == 1) v = max(v, 0.0);
         C[c] = v;
       }
     }

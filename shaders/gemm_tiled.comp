@@ -7,6 +7,7 @@ layout(constant_id = 2) const int TA = 0;
 layout(constant_id = 3) const int TB = 0;
 layout(constant_id = 4) const int BIAS = 0;
 layout(constant_id = 5) const int BETA = 0;
+layout(constant_id = 6) const int ACT = 0;   // 1: C = max(C, 0), a fused ReLU epilogue
 #define BM 64
 #define BN 64
 #define BK 16
@@ -68,6 +69,7 @@ void main() {
       if (BIAS == 2) v += bias[m];
       int c = coff + m * p.ldc + n;
       if (BETA == 1) v += p.beta * C[c];
+      if (ACT == 1) v = max(v, 0.0);
       C[c] = v;
     }
   }

@@ -1,12 +1,18 @@
-// Conv2d and ConvTranspose2d. On CPU Vulkan devices (lavapipe) as implicit GEMMs
-// (conv_implicit.comp: the column matrix is fetched from the image, never stored; data gradients
-// of strided convolutions still go through col2im). Elsewhere, and on the CPU reference backend,
-// as im2col + GEMM, chunked over the batch so that no column buffer
-// exceeds the device's binding limit (maxStorageBufferRange) or 64 MiB. Per chunk of nb images:
-//   cols [C*KH*KW, nb*OH*OW] = im2col(x)          Y' [OC, nb*OH*OW] = W [OC, C*KH*KW] @ cols
-// then Y' is permuted into y [nb, OC, OH, OW]. Groups are a batched GEMM over the group index.
-// Backward: dW += dY' @ cols^T, dcols = W^T @ dY', dx = col2im(dcols). ConvTranspose2d is the
-// adjoint: its forward is conv's data-backward and vice versa.
+// Conv2d and ConvTranspose2d, three paths (conv_path() below picks one per device):
+// - direct (CPU Vulkan devices, lavapipe): conv_direct.comp, a register-blocked direct convolution
+//   for the forward and the stride-1 data gradient of kernels up to 5x5 (the data gradient is the
+//   convolution of dy with mirrored, transposed weights);
+// - implicit (CPU devices, the rest): conv_implicit.comp, implicit GEMMs whose column matrix is
+//   fetched from the image, never stored (forward, weight gradient, stride-1 data gradient; the
+//   data gradient of strided convolutions goes through col2im);
+// - gemm (GPUs and the CPU reference backend): im2col + GEMM, chunked over the batch so that no
+//   column buffer exceeds the device's binding limit (maxStorageBufferRange) or 64 MiB. Per chunk
+//   of nb images:
+//     cols [C*KH*KW, nb*OH*OW] = im2col(x)          Y' [OC, nb*OH*OW] = W [OC, C*KH*KW] @ cols
+//   then Y' is permuted into y [nb, OC, OH, OW]. Groups are a batched GEMM over the group index.
+//   Backward: dW += dY' @ cols^T, dcols = W^T @ dY', dx = col2im(dcols).
+// Every forward path adds the bias and applies a fused ReLU (Epilogue::relu) in its epilogue.
+// ConvTranspose2d is the adjoint: its forward is conv's data-backward and vice versa.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -94,7 +100,7 @@ void rows_to_images(const Tensor& rows, int n0, int nb, int ch, int64_t pix, Ten
 
 // C[g] (+)= op(A[g]) op(B[g]) over the groups; A, B, C are row-major 2-D per group.
 void grouped_gemm(const Tensor& A, const Tensor& B, Tensor& C, int groups, int M, int N, int K, bool ta, bool tb,
-                  bool accumulate, const Tensor* bias) {
+                  bool accumulate, const Tensor* bias, bool relu = false) {
   GemmCall g;
   g.ta = ta;
   g.tb = tb;
@@ -110,6 +116,7 @@ void grouped_gemm(const Tensor& A, const Tensor& B, Tensor& C, int groups, int M
   g.sc = int64_t(M) * N;
   g.beta = accumulate ? 1.f : 0.f;
   g.bias_mode = bias ? 2 : 0;
+  g.relu = relu;
   gemm_into(g, A, B, C, bias);
 }
 
@@ -139,7 +146,7 @@ bool direct_fits(const Device& dev, int KH, int KW, int dh, int dw) {
 // flip == true: w is [G*CI, MO, KH, KW] and its taps are mirrored (a data gradient, see the shader).
 void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y, int N, int CI, int H, int W,
                    int MO, int OH, int OW, int KH, int KW, int sh, int sw, int dh, int dw, int ph, int pw, int G,
-                   bool flip) {
+                   bool flip, bool relu = false) {
   Device& dev = y.device();
   int tm = std::min(16, (MO + 3) / 4 * 4);
   int mp = (MO + tm - 1) / tm * tm;
@@ -167,7 +174,7 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   while (local > 8 && tiles < int64_t(local) * 8) local /= 2;
   uint32_t groups = uint32_t(std::clamp<int64_t>((tiles + local - 1) / local, 1, max_groups(dev)));
   int vo = OW % 4 == 0 && tw % 4 == 0 && vec4_ok(y) ? 1 : 0;
-  std::vector<int32_t> spec = {i32(local), 0, tm, tr, tw, KH, KW, sh, sw, dh, dw, bias ? 1 : 0, vo, 0};
+  std::vector<int32_t> spec = {i32(local), 0, tm, tr, tw, KH, KW, sh, sw, dh, dw, bias ? 1 : 0, vo, 0, relu ? 1 : 0};
   launch(dev, ShaderId::conv_direct, spec, p, {texel(x), texel(wt, Texel::f32x4), y, bias ? *bias : y}, groups, 1u,
          1u, flip ? "conv_direct dX" : "conv_direct fwd");
 }
@@ -179,7 +186,7 @@ ConvP conv_params(const Geometry& g) {
 
 // One conv_implicit.comp dispatch; rows x cols output tiles (times slices for the weight gradient).
 void launch_implicit(int mode, ConvP p, const Tensor& a, const Tensor& b, Tensor& out, const Tensor* bias,
-                     int64_t rows, int64_t cols) {
+                     int64_t rows, int64_t cols, bool relu = false) {
   Device& dev = out.device();
   // Register tile 16 x 32: on llvmpipe the texel gathers, not the FMAs or the register spills,
   // bound the loop, so big tiles (fewer gathers per FMA) win. Measured on VGG-11-BN x0.25, one
@@ -198,23 +205,25 @@ void launch_implicit(int mode, ConvP p, const Tensor& a, const Tensor& b, Tensor
   uint32_t groups = uint32_t(std::clamp<int64_t>((tiles + local - 1) / local, 1, max_groups(dev)));
   int64_t plane = mode == 0 ? int64_t(p.OH) * p.OW : mode == 1 ? int64_t(p.C / p.G) * p.KH * p.KW : int64_t(p.H) * p.W;
   int vo = plane % 4 == 0 && tn % 4 == 0 && vec4_ok(out) ? 1 : 0;
-  std::vector<int32_t> spec = {i32(local), mode, tm, tn, bias ? 1 : 0, vo};
+  std::vector<int32_t> spec = {i32(local), mode, tm, tn, bias ? 1 : 0, vo, relu ? 1 : 0};
   static const char* const names[3] = {"conv_implicit fwd", "conv_implicit dW", "conv_implicit dX"};
   launch(dev, ShaderId::conv_implicit, spec, p, {texel(a), texel(b), out, bias ? *bias : out}, groups, 1u, 1u, names[mode]);
 }
 
-// y [N, OC, OH, OW] = conv(x, w) (+ bias when groups == 1; else added by the caller).
-// When the batch fits one chunk, *saved receives the column buffer for the weight gradient.
-Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Geometry& g, Tensor* saved = nullptr) {
+// y [N, OC, OH, OW] = conv(x, w) (+ bias when groups == 1; else added by the caller), then
+// max(y, 0) when relu. When the batch fits one chunk, *saved receives the column buffer for the
+// weight gradient.
+Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Geometry& g, Tensor* saved = nullptr,
+                    bool relu = false) {
   Device& dev = x.device();
   Tensor y = Tensor::empty({g.N, g.OC, g.OH, g.OW}, dev, x.dtype());
   if (direct_fits(dev, g.KH, g.KW, g.o.dil_h, g.o.dil_w) && texel_ok(x) && texel_ok(w)) {
     launch_direct(x, w, bias, y, g.N, g.C / g.groups, g.H, g.W, g.OC / g.groups, g.OH, g.OW, g.KH, g.KW,
-                  g.o.stride_h, g.o.stride_w, g.o.dil_h, g.o.dil_w, g.o.pad_h, g.o.pad_w, g.groups, false);
+                  g.o.stride_h, g.o.stride_w, g.o.dil_h, g.o.dil_w, g.o.pad_h, g.o.pad_w, g.groups, false, relu);
     return y;
   }
   if (use_implicit(dev) && texel_ok(x) && texel_ok(w)) {
-    launch_implicit(0, conv_params(g), w, x, y, bias, g.OC / g.groups, int64_t(g.N) * g.ohw());
+    launch_implicit(0, conv_params(g), w, x, y, bias, g.OC / g.groups, int64_t(g.N) * g.ohw(), relu);
     return y;
   }
   int chunk = chunk_images(dev, g);
@@ -223,7 +232,7 @@ Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, const 
     int nb = std::min(chunk, g.N - n0);
     Tensor cols = im2col(x, g, n0, nb);
     Tensor yr = Tensor::empty({g.OC, nb * g.ohw()}, dev, x.dtype());
-    grouped_gemm(w, cols, yr, g.groups, OCg, int(nb * g.ohw()), int(Cg * g.kk()), false, false, false, bias);
+    grouped_gemm(w, cols, yr, g.groups, OCg, int(nb * g.ohw()), int(Cg * g.kk()), false, false, false, bias, relu);
     rows_to_images(yr, n0, nb, g.OC, g.ohw(), y);
     if (saved && nb == g.N) *saved = cols;
   }
@@ -306,7 +315,7 @@ void check_conv(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv
 
 }  // namespace
 
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& o) {
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& o, Epilogue act) {
   check_conv(x, w, bias, o, "conv2d");
   Geometry g{int(x.size(0)), int(x.size(1)), int(x.size(2)), int(x.size(3)), int(w.size(0)), 0, 0,
              int(w.size(2)), int(w.size(3)), o.groups, o};
@@ -320,13 +329,18 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2d
   bool fused_bias = bias.defined() && g.groups == 1;
   bool grad = needs_grad({x, w, bias});
   Tensor cols;   // kept for the weight gradient when it fits one chunk (saves an im2col)
-  Tensor y = conv_forward(x, w, fused_bias ? &bias : nullptr, g, grad ? &cols : nullptr);
-  if (bias.defined() && !fused_bias) y = add(y.detach(), bias.detach().reshape({1, g.OC, 1, 1}));
+  bool relu = act == Epilogue::relu;
+  bool late_bias = bias.defined() && !fused_bias;   // grouped: the bias, then the ReLU, after the kernel
+  Tensor y = conv_forward(x, w, fused_bias ? &bias : nullptr, g, grad ? &cols : nullptr, relu && !late_bias);
+  if (late_bias) y = add(y.detach(), bias.detach().reshape({1, g.OC, 1, 1}));
+  if (late_bias && relu) y = vkwb::relu(y);
   if (grad) {
     Tensor xd = x.detach(), wd = w.detach();
     bool has_bias = bias.defined();
     bool need_dx = x.requires_grad();
-    record("conv2d", y, {x, w, bias}, [=](const Tensor& dy) {
+    Tensor ys = relu ? y.detach() : Tensor();
+    record(relu ? "conv2d+relu" : "conv2d", y, {x, w, bias}, [=](const Tensor& dy_out) {
+      Tensor dy = relu ? relu_grad_from_output(ys, dy_out) : dy_out;
       Tensor dx = need_dx ? conv_backward_data(dy, wd, g) : Tensor();
       Tensor dw = conv_backward_weight(xd, dy, g, &cols);
       Tensor db = has_bias ? sum_to(dy, {1, g.OC, 1, 1}).reshape({g.OC}) : Tensor();

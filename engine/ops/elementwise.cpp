@@ -62,6 +62,10 @@ Tensor unary(const Tensor& x, UnaryOp op, float a, float b) {
   return y;
 }
 
+namespace detail {
+Tensor relu_grad_from_output(const Tensor& y, const Tensor& dy) { return unary_grad(y, y, dy, UnaryOp::relu, 0.f, 0.f); }
+}  // namespace detail
+
 Tensor relu(const Tensor& x) { return unary(x, UnaryOp::relu); }
 Tensor leaky_relu(const Tensor& x, float slope) { return unary(x, UnaryOp::leaky_relu, slope); }
 Tensor elu(const Tensor& x, float alpha) { return unary(x, UnaryOp::elu, alpha); }

@@ -35,7 +35,7 @@ void gemm_into(const GemmCall& g, const Tensor& A, const Tensor& B, Tensor& C, c
     with_float_type(C.dtype(), [&](auto t) {
       using T = decltype(t);
       ref::gemm<T>(g.ta, g.tb, g.bias_mode, use_beta, p, g.batch, A.data<T>(), B.data<T>(), C.data<T>(),
-                   bias ? bias->data<T>() : nullptr);
+                   bias ? bias->data<T>() : nullptr, g.relu);
     });
     return;
   }
@@ -69,18 +69,18 @@ void gemm_into(const GemmCall& g, const Tensor& A, const Tensor& B, Tensor& C, c
     uint32_t local = local_1d(dev);
     while (local > 8 && tiles < int64_t(local) * 8) local /= 2;
     int vc = vec4_ok(C) && g.ldc % 4 == 0 && g.sc % 4 == 0 ? (g.N % 4 == 0 ? 2 : 1) : 0;
-    spec = {i32(local), tm, g.ta, g.tb, g.bias_mode, use_beta, va, vb, tn, vc};
+    spec = {i32(local), tm, g.ta, g.tb, g.bias_mode, use_beta, va, vb, tn, vc, g.relu};
     uint32_t groups = uint32_t(std::clamp<int64_t>((tiles + local - 1) / local, 1, max_groups(dev)));
     launch(dev, ShaderId::gemm_texel, spec, tp, {texel(A, ka), texel(B, kb), C, bb}, groups);
   } else if (std::strcmp(variant, "tiled") == 0) {
-    spec = {16, 16, g.ta, g.tb, g.bias_mode, use_beta};
+    spec = {16, 16, g.ta, g.tb, g.bias_mode, use_beta, g.relu};
     launch(dev, ShaderId::gemm_tiled, spec, p, {A, B, C, bb}, uint32_t((g.N + 63) / 64), uint32_t((g.M + 63) / 64),
            uint32_t(g.batch));
   } else {
     const int64_t tm = 4, tn = 16;   // the shader's register tile
     int64_t tiles = ((g.M + tm - 1) / tm) * ((g.N + tn - 1) / tn) * g.batch;
     bool vec = !g.tb && g.ldb % 4 == 0 && g.sb % 4 == 0 && (B.impl()->offset / 4) % 4 == 0;
-    spec = {i32(local_1d(dev)), 0, g.ta, g.tb, g.bias_mode, use_beta, vec ? 1 : 0};
+    spec = {i32(local_1d(dev)), 0, g.ta, g.tb, g.bias_mode, use_beta, vec ? 1 : 0, g.relu};
     launch(dev, ShaderId::gemm, spec, p, {A, B, C, bb}, groups_1d(dev, tiles));
   }
 }
@@ -137,7 +137,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, const GemmOptions& o) {
   return c;
 }
 
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias, Epilogue act) {
   check_float(x, "linear");
   if (x.dim() != 2 || w.dim() != 2 || x.shape()[1] != w.shape()[1])
     throw Error("linear: input " + x.shape().str() + " does not match weight " + w.shape().str() + " ([out, in])");
@@ -154,12 +154,22 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
   g.ldb = in;
   g.ldc = out;
   g.bias_mode = bias.defined() ? 1 : 0;
-  if (in == 0) fill_(y, 0.0);
-  else gemm_into(g, x, w, y, bias.defined() ? &bias : nullptr);
+  bool relu = act == Epilogue::relu;
+  g.relu = relu;
+  if (in == 0) {
+    // An empty product: y is the bias (or 0), broadcast over the batch.
+    if (bias.defined()) y = broadcast_to(bias.detach().reshape({1, out}), Shape{N, out});
+    else fill_(y, 0.0);
+    if (relu) y = vkwb::relu(y);
+  } else {
+    gemm_into(g, x, w, y, bias.defined() ? &bias : nullptr);
+  }
   if (needs_grad({x, w, bias})) {
     Tensor xd = x.detach(), wd = w.detach();
     bool has_bias = bias.defined();
-    record("linear", y, {x, w, bias}, [=](const Tensor& gy) {
+    Tensor ys = relu ? y.detach() : Tensor();
+    record(relu ? "linear+relu" : "linear", y, {x, w, bias}, [=](const Tensor& gy_out) {
+      Tensor gy = relu ? relu_grad_from_output(ys, gy_out) : gy_out;
       Tensor gx = mm_raw(gy, wd, false, false, 1.f);      // [N, out] x [out, in]
       Tensor gw = mm_raw(gy, xd, true, false, 1.f);       // [out, N] x [N, in]
       Tensor gb = has_bias ? sum(gy, 0) : Tensor();

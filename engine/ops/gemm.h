@@ -11,8 +11,9 @@ struct GemmCall {
   int64_t sa = 0, sb = 0, sc = 0;     // batch strides (elements)
   float alpha = 1.f, beta = 0.f;
   int bias_mode = 0;                  // 0 none, 1 bias[n], 2 bias[m]
+  bool relu = false;                  // C = max(..., 0) in the epilogue (after bias and beta)
 };
-// C = alpha * op(A) op(B) + beta * C + bias, recorded (or run on the CPU backend). No autograd.
+// C = act(alpha * op(A) op(B) + beta * C + bias), recorded (or run on the CPU backend). No autograd.
 void gemm_into(const GemmCall& g, const Tensor& A, const Tensor& B, Tensor& C, const Tensor* bias);
 
 }  // namespace vkwb::detail

@@ -15,6 +15,9 @@ uint32_t local_1d(const Device& dev);                 // workgroup size of 1-D k
 uint32_t groups_1d(const Device& dev, uint64_t n);    // capped; kernels use grid-stride loops
 uint32_t max_groups(const Device& dev);               // the cap
 
+// dx = dy * (y > 0): the gradient of a ReLU from its output (fused epilogues keep only y).
+Tensor relu_grad_from_output(const Tensor& y, const Tensor& dy);
+
 // How a kernel reads a tensor bound as a uniform texel buffer: one float, one 32-bit word (ints,
 // bit copies) or four floats per texel.
 enum class Texel : int { f32 = 0, u32 = 1, f32x4 = 2 };

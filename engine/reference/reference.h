@@ -225,7 +225,7 @@ template <class T> void philox(RandomDist dist, const PhiloxP& p, T* o) {
 }
 
 template <class T> void gemm(bool ta, bool tb, int bias_mode, bool use_beta, const GemmP& p, int batch,
-                             const T* A, const T* B, T* C, const T* bias) {
+                             const T* A, const T* B, T* C, const T* bias, bool relu = false) {
   for (int b = 0; b < batch; ++b)
     for (int m = 0; m < p.M; ++m)
       for (int n = 0; n < p.N; ++n) {
@@ -242,6 +242,7 @@ template <class T> void gemm(bool ta, bool tb, int bias_mode, bool use_beta, con
         if (bias_mode == 2) v += bias[m];
         T& c = C[int64_t(b) * p.sc + int64_t(m) * p.ldc + n];
         if (use_beta) v += p.beta * double(c);
+        if (relu && !(v > 0)) v = 0;
         c = T(v);
       }
 }

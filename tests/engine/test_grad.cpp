@@ -70,6 +70,12 @@ BOOST_AUTO_TEST_CASE(matrix_grads) {
   gradcheck("matmul TB", [](auto& in) { return matmul(in[0], in[1], {.trans_b = true}); }, {a, bt});
   gradcheck("batched matmul", [](auto& in) { return matmul(in[0], in[1]); }, {rnd({2, 3, 4}, 11), rnd({2, 4, 5}, 12)});
   gradcheck("linear", [](auto& in) { return linear(in[0], in[1], in[2]); }, {rnd({5, 3}, 13), rnd({4, 3}, 14), rnd({4}, 15)});
+  for (const char* variant : {"texel", "register", "tiled"}) {
+    setenv("VKWB_GEMM", variant, 1);
+    gradcheck(std::string("linear+relu ") + variant, [](auto& in) { return linear(in[0], in[1], in[2], Epilogue::relu); },
+              {rnd({7, 5}, 13), rnd({6, 5}, 14), rnd({6}, 15)});
+  }
+  unsetenv("VKWB_GEMM");
 }
 
 BOOST_AUTO_TEST_CASE(shape_grads) {
@@ -92,6 +98,10 @@ BOOST_AUTO_TEST_CASE(conv_and_pool_grads) {
     std::string v = std::string(" ") + variant;
     gradcheck("conv2d" + v, [](auto& in) { return conv2d(in[0], in[1], in[2], {.stride_h = 2, .stride_w = 1, .pad_h = 1, .pad_w = 2}); },
               {rnd({2, 3, 5, 4}, 19), rnd({4, 3, 3, 2}, 20), rnd({4}, 21)});
+    gradcheck("conv2d+relu" + v, [](auto& in) { return conv2d(in[0], in[1], in[2], {.pad_h = 1, .pad_w = 1}, Epilogue::relu); },
+              {rnd({2, 3, 5, 4}, 43), rnd({4, 3, 3, 3}, 44), rnd({4}, 45)});
+    gradcheck("conv2d+relu groups" + v, [](auto& in) { return conv2d(in[0], in[1], in[2], {.pad_h = 1, .groups = 2}, Epilogue::relu); },
+              {rnd({2, 4, 4, 3}, 46), rnd({4, 2, 3, 2}, 47), rnd({4}, 48)});
     gradcheck("conv2d groups dilation" + v, [](auto& in) { return conv2d(in[0], in[1], in[2], {.pad_h = 2, .pad_w = 2, .dil_h = 2, .dil_w = 2, .groups = 2}); },
               {rnd({1, 4, 5, 5}, 22), rnd({2, 2, 3, 3}, 23), rnd({2}, 24)});
     // Many images: the weight gradient is summed over several image slices.

@@ -111,6 +111,11 @@ BOOST_AUTO_TEST_CASE(gemm_shapes) {
                {at, bt}, 1e-4, 1e-4);
       Input w = rnd({c.N, c.K}, 11), bias = rnd({c.N}, 12);
       check_op("linear " + tag, [](auto& in) { return linear(in[0], in[1], in[2]); }, {a, w, bias}, 1e-4, 1e-4);
+      // The fused ReLU epilogue, and that it equals ReLU after the unfused op (on both backends).
+      check_op("linear+relu " + tag, [](auto& in) { return linear(in[0], in[1], in[2], Epilogue::relu); }, {a, w, bias}, 1e-4, 1e-4);
+      check_op("linear+relu - relu(linear) " + tag, [](auto& in) {
+        return sub(linear(in[0], in[1], in[2], Epilogue::relu), relu(linear(in[0], in[1], in[2])));
+      }, {a, w, bias}, 1e-6, 0);
     }
     check_op(std::string("batched matmul ") + variant, [](auto& in) { return matmul(in[0], in[1]); },
              {rnd({3, 7, 13}, 1), rnd({3, 13, 5}, 2)}, 1e-4, 1e-4);
@@ -156,8 +161,12 @@ BOOST_AUTO_TEST_CASE(convolution) {
     for (auto& c : cases) {
       Input x = rnd(c.x, 21), w = rnd(c.w, 22), b = rnd({c.w[0]}, 23);
       auto o = c.o;
-      check_op(std::string("conv2d ") + variant + " " + c.x.str() + c.w.str(), [o](auto& in) { return conv2d(in[0], in[1], in[2], o); },
-               {x, w, b}, 1e-4, 1e-4);
+      std::string tag = std::string(variant) + " " + c.x.str() + c.w.str();
+      check_op("conv2d " + tag, [o](auto& in) { return conv2d(in[0], in[1], in[2], o); }, {x, w, b}, 1e-4, 1e-4);
+      check_op("conv2d+relu " + tag, [o](auto& in) { return conv2d(in[0], in[1], in[2], o, Epilogue::relu); }, {x, w, b}, 1e-4, 1e-4);
+      check_op("conv2d+relu - relu(conv2d) " + tag, [o](auto& in) {
+        return sub(conv2d(in[0], in[1], in[2], o, Epilogue::relu), relu(conv2d(in[0], in[1], in[2], o)));
+      }, {x, w, b}, 1e-6, 0);
     }
   }
   unsetenv("VKWB_CONV");

@@ -11,6 +11,7 @@
 #include <map>
 
 #include "engine/ops.h"
+#include "engine/stream.h"
 #include "nets/layers.h"
 #include "nets/data/dataset.h"
 #include "nets/models/models.h"
@@ -164,6 +165,41 @@ BOOST_AUTO_TEST_CASE(activation_layers) {
       BOOST_CHECK_MESSAGE(std::abs(y[i] - f(xv[i])) < 1e-5 * (1 + std::abs(f(xv[i]))), name << "(" << xv[i] << ") = " << y[i] << ", want " << f(xv[i]));
   }
   BOOST_CHECK_THROW(activation("swishy"), Error);
+}
+
+// Sequential runs Linear/Conv2d + ReLU as one fused op: the same outputs and gradients as the
+// separate ops (VKWB_FUSE=0), with fewer dispatches.
+BOOST_AUTO_TEST_CASE(sequential_fuses_relu_into_linear_and_conv) {
+  Device& dev = gpu();
+  for (const char* name : {"lenet5", "mlp"}) {
+    struct Run { std::vector<float> y; std::vector<std::vector<float>> grads; uint64_t dispatches; };
+    auto run = [&](bool fuse) {
+      if (fuse) unsetenv("VKWB_FUSE");
+      else setenv("VKWB_FUSE", "0", 1);
+      ModuleContext ctx(dev, 5);
+      auto net = make_model(name, ctx, {.in_channels = 1, .image_size = 28, .num_classes = 10});
+      Tensor x = Tensor::randn({3, 1, 28, 28}, dev, 11);
+      dev.sync();
+      uint64_t d0 = dev.stream().dispatches();
+      Tensor y = net->forward(x);
+      uint64_t d1 = dev.stream().dispatches();
+      sum(mul(y, y)).backward();
+      Run r{y.to_vector(), {}, d1 - d0};
+      for (auto& [n, p] : net->named_parameters()) r.grads.push_back(p->grad().to_vector());
+      return r;
+    };
+    Run fused = run(true), plain = run(false);
+    unsetenv("VKWB_FUSE");
+    BOOST_TEST_REQUIRE(fused.y.size() == plain.y.size());
+    for (size_t i = 0; i < fused.y.size(); ++i) BOOST_TEST_REQUIRE(std::abs(fused.y[i] - plain.y[i]) <= 1e-6f * (1 + std::abs(plain.y[i])));
+    BOOST_TEST_REQUIRE(fused.grads.size() == plain.grads.size());
+    for (size_t k = 0; k < fused.grads.size(); ++k)
+      for (size_t i = 0; i < fused.grads[k].size(); ++i)
+        BOOST_TEST_REQUIRE(std::abs(fused.grads[k][i] - plain.grads[k][i]) <= 1e-5f * (1 + std::abs(plain.grads[k][i])),
+                           name << " parameter " << k << " gradient " << i);
+    int relus = std::string(name) == "lenet5" ? 4 : 2;   // every ReLU follows a Linear or a Conv2d
+    BOOST_TEST(plain.dispatches - fused.dispatches == uint64_t(relus), name << ": " << plain.dispatches << " vs " << fused.dispatches << " dispatches");
+  }
 }
 
 BOOST_AUTO_TEST_CASE(prelu_learns_one_slope_per_channel) {
