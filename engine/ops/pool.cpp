@@ -1,4 +1,7 @@
 // 2-D max / average pooling (and adaptive average pooling for divisible sizes).
+#include <cstdlib>
+#include <cstring>
+
 #include "engine/autograd.h"
 #include "engine/ops.h"
 #include "engine/ops/launch.h"
@@ -36,6 +39,15 @@ static PoolP pool_params(const Tensor& x, const Pool2dOptions& o_in, const char*
 // Windows tile the image: every pixel is in at most one window (the fast kernel paths).
 static bool tiles(const PoolP& p) { return p.KH == p.sh && p.KW == p.sw && p.ph == 0 && p.pw == 0; }
 
+// The four-outputs-per-invocation kernels (VEC): windows up to 4x4 and strides up to 4 are
+// compiled in (one pipeline per shape); the output starts on 16 bytes. Measured on LeNet-5's two
+// 2x2 pools (docs/PERFORMANCE.md).
+static std::vector<int32_t> pool_spec(const Device& dev, const PoolP& p, bool is_max, const Tensor& out) {
+  bool vec = vec4_ok(out) && p.KH <= 4 && p.KW <= 4 && p.sh <= 4 && p.sw <= 4;
+  if (const char* e = std::getenv("VKWB_POOL_VEC"); e && std::strcmp(e, "0") == 0) vec = false;
+  return {i32(local_1d(dev)), is_max ? 1 : 0, tiles(p) ? 1 : 0, vec ? 1 : 0, p.KH, p.KW, p.sh, p.sw};
+}
+
 static Tensor pool_grad(const Tensor& dy, const Tensor& idx, const PoolP& p, bool is_max, const Shape& xs) {
   Device& dev = dy.device();
   Tensor dx = Tensor::empty(xs, dev, dy.dtype());
@@ -50,9 +62,13 @@ static Tensor pool_grad(const Tensor& dy, const Tensor& idx, const PoolP& p, boo
     KernelArg ix = read_arg(is_max ? idx : dy, q.idx_texel, Texel::u32);
     bool tx = in.is_texel && ix.is_texel;
     if (!tx) in = KernelArg(dy), ix = KernelArg(is_max ? idx : dy), q.in_texel = q.idx_texel = 0;
-    int noover = tiles(p) ? 1 : 0;
-    launch(dev, tx ? ShaderId::pool_grad_texel : ShaderId::pool_grad, {i32(local_1d(dev)), is_max ? 1 : 0, noover}, q,
-           {in, ix, dx}, groups_1d(dev, noover ? int64_t(p.planes) * p.H : dx.numel()));
+    std::vector<int32_t> spec = pool_spec(dev, p, is_max, dx);
+    // Tiling windows: the row-wise scatter (NOOVER) reads each dy and idx once; the VEC gather
+    // form reads them once per input element and was slower there (LeNet-5's pools: 1.2 vs 2.0 ms
+    // per step, docs/PERFORMANCE.md).
+    if (tiles(p)) spec[3] = 0;
+    int64_t work = spec[3] ? (dx.numel() + 3) / 4 : spec[2] ? int64_t(p.planes) * p.H : dx.numel();
+    launch(dev, tx ? ShaderId::pool_grad_texel : ShaderId::pool_grad, spec, q, {in, ix, dx}, groups_1d(dev, work));
   }
   return dx;
 }
@@ -71,9 +87,9 @@ static Tensor pool(const Tensor& x, const Pool2dOptions& o, bool is_max) {
     } else {
       PoolP q = p;
       KernelArg in = read_arg(x, q.in_texel);
-      int noover = tiles(p) ? 1 : 0;
-      launch(dev, in.is_texel ? ShaderId::pool_texel : ShaderId::pool, {i32(local_1d(dev)), is_max ? 1 : 0, noover}, q,
-             {in, y, is_max ? idx : y}, groups_1d(dev, noover ? int64_t(p.planes) * p.OH : y.numel()));
+      std::vector<int32_t> spec = pool_spec(dev, p, is_max, y);
+      int64_t work = spec[3] ? (y.numel() + 3) / 4 : spec[2] ? int64_t(p.planes) * p.OH : y.numel();
+      launch(dev, in.is_texel ? ShaderId::pool_texel : ShaderId::pool, spec, q, {in, y, is_max ? idx : y}, groups_1d(dev, work));
     }
   }
   Shape xs = x.shape();

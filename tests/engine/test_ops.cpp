@@ -206,7 +206,25 @@ BOOST_AUTO_TEST_CASE(convolution) {
 }
 
 BOOST_AUTO_TEST_CASE(pooling) {
+  // Each shape on the four-outputs-per-invocation kernels and on the others (VKWB_POOL_VEC=0).
+  for (const char* vec : {"1", "0"}) {
+  setenv("VKWB_POOL_VEC", vec, 1);
   Input x = rnd({2, 3, 13, 11}, 31);
+  // Forward and backward together; ties (values rounded to a few levels) go to the first maximum.
+  Input xt = rnd({3, 5, 10, 14}, 32);
+  for (auto& v : xt.data) v = std::round(v * 2) / 2;
+  for (const Pool2dOptions& o : {Pool2dOptions{}, Pool2dOptions{.kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1},
+                                 Pool2dOptions{.kh = 3, .kw = 2, .stride_h = 1, .stride_w = 2, .pad_h = 1}}) {
+    for (bool is_max : {true, false}) {
+      check_op(std::string(is_max ? "max" : "avg") + "_pool2d fwd+bwd k" + std::to_string(o.kh) + "x" + std::to_string(o.kw) + " vec=" + vec,
+               [o, is_max](auto& in) {
+                 in[0].requires_grad_();
+                 Tensor y = is_max ? max_pool2d(in[0], o) : avg_pool2d(in[0], o);
+                 sum(mul(y, y)).backward();
+                 return concat({y.reshape({-1}), in[0].grad().reshape({-1})}, 0);
+               }, {xt}, 1e-5, 1e-5);
+    }
+  }
   check_op("max_pool2d 2x2", [](auto& in) { return max_pool2d(in[0], {}); }, {x}, 1e-6, 1e-6);
   check_op("max_pool2d 3x3 s2 p1", [](auto& in) { return max_pool2d(in[0], {.kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1}); }, {x}, 1e-6, 1e-6);
   check_op("avg_pool2d 3x3 s2 p1", [](auto& in) { return avg_pool2d(in[0], {.kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1}); }, {x}, 1e-5, 1e-5);
@@ -215,6 +233,8 @@ BOOST_AUTO_TEST_CASE(pooling) {
   check_op("avg_pool2d 2x3 tiles", [](auto& in) { return avg_pool2d(in[0], {.kh = 2, .kw = 3}); }, {x}, 1e-5, 1e-5);
   check_op("adaptive_avg_pool2d", [](auto& in) { return adaptive_avg_pool2d(in[0], 1, 1); }, {x}, 1e-5, 1e-5);
   check_op("adaptive_avg_pool2d 13x11 -> 5x3", [](auto& in) { return adaptive_avg_pool2d(in[0], 5, 3); }, {x}, 1e-5, 1e-5);
+  }
+  unsetenv("VKWB_POOL_VEC");
 }
 
 BOOST_AUTO_TEST_CASE(adaptive_avg_pool_uses_torch_windows) {
