@@ -10,10 +10,10 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const int OP = 0;
 layout(constant_id = 2) const int COOP = 0;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
+INPUT_F(0, x)
 layout(std430, binding = 1) writeonly buffer O { float o[]; };
 layout(std430, binding = 2) writeonly buffer OI { int oi[]; };
-layout(push_constant) uniform P { uint outer; uint R; uint inner; float ddof; } p;
+layout(push_constant) uniform P { uint outer; uint R; uint inner; float ddof; int x_texel; } p;
 
 const int WG = 256;  // upper bound of local_size_x for the shared arrays
 shared float s_a[WG];
@@ -30,11 +30,11 @@ void main() {
     GRID_STRIDE(j, nout) {
       uint oo = j / p.inner, k = j % p.inner;
       uint base = oo * p.R * p.inner + k;
-      float shift = x[base];
+      float shift = LOAD_F(x, p.x_texel, base);
       float a = (OP == 2 || OP == 3 || OP >= 6) ? shift : 0.0, b = 0.0;
       int idx = 0;
       for (uint r = 0; r < p.R; ++r) {
-        float v = x[base + r * p.inner];
+        float v = LOAD_F(x, p.x_texel, base + r * p.inner);
         if (OP == 0 || OP == 1) a += v;
         else if (OP == 5) a += v * v;
         else if (OP == 2 || OP == 6) { if (v > a) { a = v; idx = int(r); } }
@@ -51,11 +51,11 @@ void main() {
   for (uint j = gl_WorkGroupID.x; j < nout; j += gl_NumWorkGroups.x) {
     uint oo = j / p.inner, k = j % p.inner;
     uint base = oo * p.R * p.inner + k;
-    float shift = x[base];
+    float shift = LOAD_F(x, p.x_texel, base);
     float a = (OP == 2 || OP == 3 || OP >= 6) ? shift : 0.0, b = 0.0;
     int idx = 0;
     for (uint r = lid; r < p.R; r += lx) {
-      float v = x[base + r * p.inner];
+      float v = LOAD_F(x, p.x_texel, base + r * p.inner);
       if (OP == 0 || OP == 1) a += v;
       else if (OP == 5) a += v * v;
       else if (OP == 2 || OP == 6) { if (v > a) { a = v; idx = int(r); } }

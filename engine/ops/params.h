@@ -7,7 +7,7 @@ namespace vkwb {
 
 struct UnaryP { uint32_t n; float a, b; int32_t x_texel; };
 struct BinaryP { uint32_t n; int32_t ndim; int32_t shape[5], sa[5], sb[5]; };
-struct ReduceP { uint32_t outer, R, inner; float ddof; };
+struct ReduceP { uint32_t outer, R, inner; float ddof; int32_t x_texel; };
 struct SoftmaxP { uint32_t outer, R, inner; };
 struct CopyP { uint32_t n; int32_t ndim; int32_t shape[5], ss[5], ds[5]; int32_t src_off, dst_off, src_texel; };
 struct FillP { uint32_t n, bits; };

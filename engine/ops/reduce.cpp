@@ -38,7 +38,7 @@ Tensor reduce_raw(const Tensor& x, int d, bool keepdim, ReduceOp op, float ddof 
   bool arg = op == ReduceOp::argmax || op == ReduceOp::argmin;
   Tensor out = Tensor::empty(reduced_shape(x.shape(), d, keepdim), dev, arg ? DType::i32 : x.dtype());
   if (out.numel() == 0) return out;
-  ReduceP p{u32(ax.outer), u32(ax.R), u32(ax.inner), ddof};
+  ReduceP p{u32(ax.outer), u32(ax.R), u32(ax.inner), ddof, 0};
   if (dev.is_cpu()) {
     with_float_type(x.dtype(), [&](auto t) {
       using T = decltype(t);
@@ -50,7 +50,9 @@ Tensor reduce_raw(const Tensor& x, int d, bool keepdim, ReduceOp op, float ddof 
   bool coop = nout < 256 && ax.R >= 512;
   uint32_t groups = coop ? uint32_t(std::min<uint64_t>(nout, dev.info().max_workgroup_count[0])) : groups_1d(dev, nout);
   // Three bindings always: value and index outputs alias the same buffer (only one is written).
-  launch(dev, ShaderId::reduce, {i32(local_1d(dev)), int32_t(op), coop ? 1 : 0}, p, {x, out, out}, groups);
+  KernelArg in = read_arg(x, p.x_texel);
+  launch(dev, in.is_texel ? ShaderId::reduce_texel : ShaderId::reduce, {i32(local_1d(dev)), int32_t(op), coop ? 1 : 0}, p,
+         {in, out, out}, groups);
   return out;
 }
 

@@ -68,6 +68,9 @@ BOOST_AUTO_TEST_CASE(binary_broadcasting) {
 }
 
 BOOST_AUTO_TEST_CASE(reductions) {
+  // Input read through texel fetches (reduce_texel), then as a storage buffer (VKWB_TEXEL=0).
+  for (const char* texel : {"1", "0"}) {
+  setenv("VKWB_TEXEL", texel, 1);
   for (Shape s : {Shape{1}, Shape{7, 13}, Shape{3, 257, 5}, Shape{2, 1000}, Shape{4097}}) {
     Input x = rnd(s, 5, -3, 3);
     for (int d = 0; d < s.n; ++d) {
@@ -81,6 +84,44 @@ BOOST_AUTO_TEST_CASE(reductions) {
     }
     check_op("sum all", [](auto& in) { return sum(in[0]); }, {x}, 1e-3, 1e-4);
     check_op("mean all", [](auto& in) { return mean(in[0]); }, {x});
+  }
+  }
+  unsetenv("VKWB_TEXEL");
+}
+
+// sum_to (broadcasting gradients, conv bias gradients) against a plain loop on the host, for every
+// pattern of kept / reduced / size-1 axes of a 4-D tensor and fewer target dims.
+BOOST_AUTO_TEST_CASE(sum_to_against_a_loop) {
+  Shape xs{3, 1, 5, 6};
+  Input x = rnd({3, 4, 5, 6}, 41, -2, 2);
+  Input x1 = rnd(xs, 42, -2, 2);
+  Input xb = rnd({64, 6, 28, 28}, 43, -2, 2);   // LeNet's first bias gradient
+  for (const Input* in : {&x, &x1, &xb}) {
+    Shape s = in->shape;
+    Tensor t = make(*in, gpu(), DType::f32), tc = make(*in, cpu(), DType::f64);
+    for (int mask = 0; mask < 16; ++mask) {
+      Shape target = s;
+      for (int i = 0; i < 4; ++i) if (mask >> i & 1) target.d[i] = 1;
+      std::vector<Shape> targets = {target};
+      if (target.d[0] == 1) targets.push_back(Shape{target.d[1], target.d[2], target.d[3]});   // fewer dims
+      for (const Shape& tg : targets) {
+        Shape full = target;
+        std::vector<double> want(size_t(full.numel()), 0.0);
+        for (int64_t a = 0; a < s.d[0]; ++a)
+          for (int64_t b = 0; b < s.d[1]; ++b)
+            for (int64_t c = 0; c < s.d[2]; ++c)
+              for (int64_t d = 0; d < s.d[3]; ++d) {
+                int64_t ia = full.d[0] == 1 ? 0 : a, ib = full.d[1] == 1 ? 0 : b, ic = full.d[2] == 1 ? 0 : c, id = full.d[3] == 1 ? 0 : d;
+                want[size_t(((ia * full.d[1] + ib) * full.d[2] + ic) * full.d[3] + id)] +=
+                    in->data[size_t(((a * s.d[1] + b) * s.d[2] + c) * s.d[3] + d)];
+              }
+        std::string name = "sum_to " + s.str() + " -> " + tg.str();
+        Tensor y = sum_to(t, tg), yc = sum_to(tc, tg);
+        BOOST_TEST_REQUIRE(y.shape().str() == tg.str(), name);
+        check_close(y.to_dvector(), want, 1e-4, 1e-4, name + " (device)");
+        check_close(yc.to_dvector(), want, 1e-10, 1e-10, name + " (reference)");
+      }
+    }
   }
 }
 
