@@ -57,7 +57,7 @@ static void register_bench(CLI::App& app) {
     std::printf("%-28s %8.2f\n", rows.back().pattern.c_str(), rows.back().value);
   });
 
-  auto* train = cmd->add_subcommand("train", "training throughput (images/s) on random Fashion-MNIST- or CIFAR-shaped batches");
+  auto* train = cmd->add_subcommand("train", "training throughput (images/s) on Fashion-MNIST (1x28x28) or random batches, and inference over 10k images");
   auto to = std::make_shared<bench::TrainBenchOptions>();
   train->add_option("--model", to->model, "model")->capture_default_str();
   train->add_option("--width", to->width, "model width multiplier")->capture_default_str()->check(CLI::PositiveNumber);
@@ -66,13 +66,16 @@ static void register_bench(CLI::App& app) {
   train->add_option("--image-size", to->image_size, "input size: 28 (Fashion-MNIST) or 32 (CIFAR)")->capture_default_str()->check(CLI::IsMember({28, 32}));
   train->add_option("--channels", to->channels, "input channels")->capture_default_str()->check(CLI::Range(1, 3));
   train->add_option("--optimizer", to->optimizer, "optimizer (default learning rate; adam 1e-3)")->capture_default_str()->check(CLI::IsMember(nn::optimizer_names()));
+  train->add_option("--data", to->data, "auto: Fashion-MNIST when 1x28x28 and installed, else random; fashion-mnist; random")
+      ->capture_default_str()->check(CLI::IsMember({"auto", "fashion-mnist", "random"}));
+  train->add_option("--data-dir", to->data_dir, "directory of the Fashion-MNIST IDX files (default: the Debian package's)");
   train->add_flag("--profile", to->profile, "per-kernel GPU time table (timestamps)");
   train->callback([json, to] {
     Device& dev = open_device();
     const bench::TrainBenchOptions& o = *to;
     auto r = bench::bench_train(dev, o);
     if (*json) {
-      std::printf("%s\n", nlohmann::json({{"device", dev.name()}, {"model", r.model}, {"width", o.width}, {"batch", r.batch}, {"image_size", o.image_size}, {"channels", o.channels}, {"optimizer", o.optimizer},
+      std::printf("%s\n", nlohmann::json({{"device", dev.name()}, {"model", r.model}, {"width", o.width}, {"batch", r.batch}, {"image_size", o.image_size}, {"channels", o.channels}, {"optimizer", o.optimizer}, {"data", r.data},
                                           {"train_images_per_sec", r.images_per_sec}, {"ms_per_step", r.ms_per_step},
                                           {"inference_images_per_sec", r.inference_images_per_sec},
                                           {"peak_rss_mib", r.peak_rss_mib}, {"first_step_ms", r.first_step_ms},
@@ -81,8 +84,8 @@ static void register_bench(CLI::App& app) {
                               .c_str());
       return;
     }
-    std::printf("%s (width %g, %dx%dx%d) on %s, batch %d, %s: %.0f img/s (%.2f ms/step); inference batch 1000: %.0f img/s; peak RSS %.0f MiB\n",
-                r.model.c_str(), o.width, o.channels, o.image_size, o.image_size, dev.name().c_str(), r.batch, o.optimizer.c_str(),
+    std::printf("%s (width %g, %dx%dx%d, %s data) on %s, batch %d, %s: %.0f img/s (%.2f ms/step); inference batch 1000: %.0f img/s; peak RSS %.0f MiB\n",
+                r.model.c_str(), o.width, o.channels, o.image_size, o.image_size, r.data.c_str(), dev.name().c_str(), r.batch, o.optimizer.c_str(),
                 r.images_per_sec, r.ms_per_step, r.inference_images_per_sec, r.peak_rss_mib);
     if (r.pipelines)
       std::printf("start-up: first step %.0f ms, creating %zu pipelines on the way; the same %zu created up front in one batch (warm-up): %.0f ms\n",

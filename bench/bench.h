@@ -23,6 +23,7 @@ struct TrainBenchResult {
   double images_per_sec, ms_per_step, inference_images_per_sec;
   double peak_rss_mib;
   std::string profile;   // per-kernel table when profiling was on
+  std::string data;      // what it trained on: "fashion-mnist" or "random"
   // Start-up: the first step (pipelines created lazily as its kernels first run), and creating
   // those same pipelines in one batch on a fresh KernelCache (what a run's warm-up does).
   double first_step_ms = 0;
@@ -38,6 +39,10 @@ struct TrainBenchOptions {
   int image_size = 28;           // 28 (Fashion-MNIST) or 32 (CIFAR)
   int channels = 1;
   std::string optimizer = "adam";   // any of nn::optimizer_names(), default learning rate
+  // "auto": Fashion-MNIST from data_dir when the input is 1x28x28 and the files are there, else
+  // random images and labels; "fashion-mnist" (an error when missing) or "random".
+  std::string data = "auto";
+  std::string data_dir;   // empty: the Debian package's directory
 };
 TrainBenchResult bench_train(Device& dev, const TrainBenchOptions& o);
 

@@ -160,11 +160,19 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
     if (std::sscanf(e, "%dx%d", &tr, &tw) != 2 || tr < 1 || tw < 1 || tr > 8 || tw > 16)
       throw Error(std::string("VKWB_CONV_DIRECT_TILE=") + e + ": expected TRxTW, rows 1..8, columns 1..16");
   }
-  Tensor wt = Tensor::empty({int64_t(G) * CI * KH * KW * mp}, dev, x.dtype());
+  // The prepared weights get at least 16 KiB of their own. Where the caching allocator put a small
+  // (e.g. LeNet-5's 800-byte) buffer mattered by up to 7x for the convolution reading it, on one
+  // llvmpipe thread as on two, whatever the buffer held: LeNet-5 on Fashion-MNIST fell from 3,300
+  // to 2,300 img/s over 300 steps and inference from 19,000 to 2,700 img/s, and with a 16 KiB
+  // buffer it stays at 3,600 / 19,000 (docs/PERFORMANCE.md). The cause is not pinned down (no CPU
+  // counters on this VM); 4 KiB aliasing between these gathers and the JIT code's spilled
+  // accumulators on the stack fits what was seen.
+  int64_t wt_n = int64_t(G) * CI * KH * KW * mp;
+  Tensor wt = Tensor::empty({std::max<int64_t>(wt_n, 4096)}, dev, x.dtype());
   DirectConvP p{N, CI, H, W, MO, mp, OH, OW, ph, pw, G, 0, 0, 0, 0, 0};
   p.offX = texel_index(x);
   std::vector<int32_t> prep = {i32(local_1d(dev)), 1, tm, 1, 1, KH, KW, 1, 1, 1, 1, 0, 0, flip ? 1 : 0};
-  launch(dev, ShaderId::conv_direct, prep, p, {texel(x), texel(x), wt, w}, groups_1d(dev, uint64_t(wt.numel())),
+  launch(dev, ShaderId::conv_direct, prep, p, {texel(x), texel(x), wt, w}, groups_1d(dev, uint64_t(wt_n)),
          1u, 1u, "conv_direct weights");
   p.offW = texel_index(wt, Texel::f32x4);
   p.tiles_r = (OH + tr - 1) / tr;
