@@ -24,6 +24,7 @@ struct TrainBenchResult {
   double peak_rss_mib;
   std::string profile;   // per-kernel table when profiling was on
   std::string data;      // what it trained on: "fashion-mnist" or "random"
+  int inference_batch = 1000;   // 1000, or smaller when 1000 images' activations exceed a binding
   // Start-up: the first step (pipelines created lazily as its kernels first run), and creating
   // those same pipelines in one batch on a fresh KernelCache (what a run's warm-up does).
   double first_step_ms = 0;

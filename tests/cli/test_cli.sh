@@ -39,6 +39,14 @@ expect_error "not expected: --bogus" -- "$vkwb" train --bogus
 expect_error "image-size: 30 not in" -- "$vkwb" bench train --image-size 30
 expect_error "optimizer: foo not in" -- "$vkwb" bench train --optimizer foo
 expect_error "floats must be a multiple of 4" -- "$vkwb" bench access --floats 6
+expect_error "data: foo not in" -- "$vkwb" bench train --data foo
+expect_error "$work/no-such-dir" -- "$vkwb" bench train --data fashion-mnist --data-dir "$work/no-such-dir" --steps 1
+# bench train says what it trained on: Fashion-MNIST when asked (and installed), random on request.
+bench_real="$("$vkwb" bench train --model lenet5 --steps 2 --data fashion-mnist --json 2>&1)"
+bench_rand="$("$vkwb" bench train --model lenet5 --steps 2 --data random --json 2>&1)"
+grep -q '"data": "fashion-mnist"' <<<"$bench_real" && grep -q '"inference_batch": 1000' <<<"$bench_real" \
+  && grep -q '"data": "random"' <<<"$bench_rand" \
+  || { echo "FAIL: bench train --data printed: $bench_real / $bench_rand"; fails=$((fails + 1)); }
 # bench access checks every kernel's output itself; a small run must print all seven rows.
 access_out="$("$vkwb" bench access --floats 1024 --reps 2 2>&1)"
 [[ $(grep -c 'ns/float' <<<"$access_out") -eq 6 ]] && grep -q '64-float dispatch' <<<"$access_out" \
