@@ -201,9 +201,18 @@ void launch_implicit(int mode, ConvP p, const Tensor& a, const Tensor& b, Tensor
   // bound the loop, so big tiles (fewer gathers per FMA) win. Measured on VGG-11-BN x0.25, one
   // thread: conv time 2289 ms (8x8) -> 1221 (16x16), 1164 (32x8), 1046 (16x32); docs/PERFORMANCE.md.
   // The weight gradient (mode 1, now the main use on CPU devices: the direct kernel does forward
-  // and data gradient up to 5x5) prefers 16 x 16: per dispatch LeNet-5 2,282 -> 1,546 us, the DQN
-  // net 438 -> 326 us, VGG-11-BN x0.25 unchanged (2,704 vs 2,725 us).
-  int tm = int(std::min<int64_t>(rows, 16)), tn = mode == 1 ? 16 : 32;
+  // and data gradient up to 5x5) prefers narrower tiles, 12-20 columns, whichever wastes least
+  // (a tile costs about 8 columns' worth of set-up): per dispatch LeNet-5 2,282 us (16x32) ->
+  // 1,546-1,592 (16x16, 16x20), the DQN net 438 -> 327 (16x16) -> 281 (16x20; 268 at 16x12),
+  // VGG-11-BN x0.25 unchanged (2,704 vs 2,725 us).
+  int tm = int(std::min<int64_t>(rows, 16)), tn = 32;
+  if (mode == 1) {
+    int64_t best = -1;
+    for (int c : {16, 20, 12}) {
+      int64_t cost = (cols + c - 1) / c * (c + 8);
+      if (best < 0 || cost < best) best = cost, tn = c;
+    }
+  }
   if (const char* e = std::getenv("VKWB_CONV_TILE")) {   // tuning knob: TMxTN, 1..32
     if (std::sscanf(e, "%dx%d", &tm, &tn) != 2 || tm < 1 || tn < 1 || tm > 32 || tn > 32)
       throw Error(std::string("VKWB_CONV_TILE=") + e + ": expected TMxTN with sizes 1..32, e.g. 8x8");
