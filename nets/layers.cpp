@@ -63,6 +63,15 @@ ConvTranspose2d::ConvTranspose2d(ModuleContext& ctx, const Conv2dOptions& o)
       }()) {
   opt = o;
   if (o.output_padding >= std::max(o.stride, o.dilation)) throw Error("ConvTranspose2d: output_padding must be < stride or dilation");
+  // The swapped construction gave the bias `in` entries; the transposed output has `out` channels.
+  if (bias_) {
+    *bias_ = init::default_uniform({o.out}, *ctx.device, ctx.next_seed(), double(o.out / o.groups) * o.kernel * o.kernel);
+    bias_->requires_grad_(true);
+  }
+}
+Tensor ConvTranspose2d::forward(const Tensor& x, Epilogue act) {
+  Tensor y = forward(x);
+  return act == Epilogue::relu ? relu(y) : y;
 }
 Tensor ConvTranspose2d::forward(const Tensor& x) {
   return conv_transpose2d(x, *weight_, bias_ ? *bias_ : Tensor(), engine_options());
@@ -179,6 +188,13 @@ Sequential& Sequential::add(ModulePtr m) {
   register_module(std::to_string(children().size()), std::move(m));
   return *this;
 }
+// y = act(m(x)) in one op when m is a Linear or a Conv2d; false (y untouched) otherwise.
+static bool forward_fused(Module* m, const Tensor& x, Epilogue act, Tensor& y) {
+  if (auto* lin = dynamic_cast<Linear*>(m)) return y = lin->forward(x, act), true;
+  if (auto* conv = dynamic_cast<Conv2d*>(m)) return y = conv->forward(x, act), true;
+  return false;
+}
+
 static bool fusion_enabled() {
   const char* e = std::getenv("VKWB_FUSE");
   return !(e && std::strcmp(e, "0") == 0);
@@ -191,18 +207,9 @@ Tensor Sequential::forward(const Tensor& x) {
   for (size_t i = 0; i < ch.size(); ++i) {
     Module* m = ch[i].second.get();
     auto* act = fuse && i + 1 < ch.size() ? dynamic_cast<Activation*>(ch[i + 1].second.get()) : nullptr;
-    if (act && act->epilogue() != Epilogue::none) {
-      if (auto* lin = dynamic_cast<Linear*>(m)) {
-        h = lin->forward(h, act->epilogue());
-        ++i;
-        continue;
-      }
-      auto* conv = dynamic_cast<Conv2d*>(m);
-      if (conv && !dynamic_cast<ConvTranspose2d*>(m)) {
-        h = conv->forward(h, act->epilogue());
-        ++i;
-        continue;
-      }
+    if (act && act->epilogue() != Epilogue::none && forward_fused(m, h, act->epilogue(), h)) {
+      ++i;   // the activation ran in m's epilogue
+      continue;
     }
     h = m->forward(h);
   }

@@ -33,7 +33,7 @@ class Conv2d : public Module {
  public:
   Conv2d(ModuleContext& ctx, const Conv2dOptions& o);
   Tensor forward(const Tensor& x) override;
-  Tensor forward(const Tensor& x, Epilogue act);   // with a fused output activation (not ConvTranspose2d)
+  virtual Tensor forward(const Tensor& x, Epilogue act);   // with a fused output activation
   std::string type_name() const override;
   Tensor& weight() { return *weight_; }
   Conv2dOptions opt;
@@ -48,6 +48,7 @@ class ConvTranspose2d : public Conv2d {
  public:
   ConvTranspose2d(ModuleContext& ctx, const Conv2dOptions& o);   // weight [in, out/groups, k, k]
   Tensor forward(const Tensor& x) override;
+  Tensor forward(const Tensor& x, Epilogue act) override;   // the activation as a separate op
   std::string type_name() const override;
 };
 

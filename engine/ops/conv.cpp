@@ -149,7 +149,10 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
                    bool flip, bool relu = false) {
   Device& dev = y.device();
   int tm = std::min(16, (MO + 3) / 4 * 4);
-  if (const char* e = std::getenv("VKWB_CONV_DIRECT_TM")) tm = std::clamp(std::atoi(e) / 4 * 4, 4, 32);
+  if (const char* e = std::getenv("VKWB_CONV_DIRECT_TM")) {   // tuning knob: channels per block
+    tm = std::atoi(e);
+    if (tm < 4 || tm > 32 || tm % 4) throw Error(std::string("VKWB_CONV_DIRECT_TM=") + e + ": expected a multiple of 4 from 4 to 32");
+  }
   int mp = (MO + tm - 1) / tm * tm;
   // Blocks of 2 x 4 pixels: bigger blocks fetch less per FMA but spill more accumulators. Measured
   // on LeNet-5 (one llvmpipe thread, 20 steps, forward + data-gradient ms): 2x4 116 + 95, 4x4

@@ -41,9 +41,11 @@ static bool tiles(const PoolP& p) { return p.KH == p.sh && p.KW == p.sw && p.ph 
 
 // The four-outputs-per-invocation kernels (VEC): windows up to 4x4 and strides up to 4 are
 // compiled in (one pipeline per shape); the output starts on 16 bytes. Measured on LeNet-5's two
-// 2x2 pools (docs/PERFORMANCE.md).
-static std::vector<int32_t> pool_spec(const Device& dev, const PoolP& p, bool is_max, const Tensor& out) {
-  bool vec = vec4_ok(out) && p.KH <= 4 && p.KW <= 4 && p.sh <= 4 && p.sw <= 4;
+// 2x2 pools (docs/PERFORMANCE.md). Not for the backward of tiling windows: there the row-wise
+// scatter (NOOVER) reads each dy and idx once, the VEC gather form once per input element, and
+// it was slower (LeNet-5's pool gradients 71 vs 119 ms per 60 steps).
+static std::vector<int32_t> pool_spec(const Device& dev, const PoolP& p, bool is_max, const Tensor& out, bool backward) {
+  bool vec = vec4_ok(out) && p.KH <= 4 && p.KW <= 4 && p.sh <= 4 && p.sw <= 4 && !(backward && tiles(p));
   if (const char* e = std::getenv("VKWB_POOL_VEC"); e && std::strcmp(e, "0") == 0) vec = false;
   return {i32(local_1d(dev)), is_max ? 1 : 0, tiles(p) ? 1 : 0, vec ? 1 : 0, p.KH, p.KW, p.sh, p.sw};
 }
@@ -62,11 +64,7 @@ static Tensor pool_grad(const Tensor& dy, const Tensor& idx, const PoolP& p, boo
     KernelArg ix = read_arg(is_max ? idx : dy, q.idx_texel, Texel::u32);
     bool tx = in.is_texel && ix.is_texel;
     if (!tx) in = KernelArg(dy), ix = KernelArg(is_max ? idx : dy), q.in_texel = q.idx_texel = 0;
-    std::vector<int32_t> spec = pool_spec(dev, p, is_max, dx);
-    // Tiling windows: the row-wise scatter (NOOVER) reads each dy and idx once; the VEC gather
-    // form reads them once per input element and was slower there (LeNet-5's pools: 1.2 vs 2.0 ms
-    // per step, docs/PERFORMANCE.md).
-    if (tiles(p)) spec[3] = 0;
+    std::vector<int32_t> spec = pool_spec(dev, p, is_max, dx, true);
     int64_t work = spec[3] ? (dx.numel() + 3) / 4 : spec[2] ? int64_t(p.planes) * p.H : dx.numel();
     launch(dev, tx ? ShaderId::pool_grad_texel : ShaderId::pool_grad, spec, q, {in, ix, dx}, groups_1d(dev, work));
   }
@@ -87,7 +85,7 @@ static Tensor pool(const Tensor& x, const Pool2dOptions& o, bool is_max) {
     } else {
       PoolP q = p;
       KernelArg in = read_arg(x, q.in_texel);
-      std::vector<int32_t> spec = pool_spec(dev, p, is_max, y);
+      std::vector<int32_t> spec = pool_spec(dev, p, is_max, y, false);
       int64_t work = spec[3] ? (y.numel() + 3) / 4 : spec[2] ? int64_t(p.planes) * p.OH : y.numel();
       launch(dev, in.is_texel ? ShaderId::pool_texel : ShaderId::pool, spec, q, {in, y, is_max ? idx : y}, groups_1d(dev, work));
     }

@@ -200,6 +200,14 @@ BOOST_AUTO_TEST_CASE(sequential_fuses_relu_into_linear_and_conv) {
     int relus = std::string(name) == "lenet5" ? 4 : 2;   // every ReLU follows a Linear or a Conv2d
     BOOST_TEST(plain.dispatches - fused.dispatches == uint64_t(relus), name << ": " << plain.dispatches << " vs " << fused.dispatches << " dispatches");
   }
+  // ConvTranspose2d + ReLU is not fused into a convolution: it stays the transposed op, then ReLU.
+  ModuleContext ctx(dev, 6);
+  auto up = std::make_shared<ConvTranspose2d>(ctx, nn::Conv2dOptions{.in = 3, .out = 2, .kernel = 3, .stride = 2});
+  Sequential seq{up, ReLU()};
+  Tensor x = Tensor::randn({2, 3, 5, 4}, dev, 12);
+  auto got = seq.forward(x).to_vector(), want = relu(up->forward(x)).to_vector();
+  BOOST_TEST_REQUIRE(got.size() == want.size());
+  for (size_t i = 0; i < got.size(); ++i) BOOST_TEST_REQUIRE(got[i] == want[i]);
 }
 
 BOOST_AUTO_TEST_CASE(prelu_learns_one_slope_per_channel) {
