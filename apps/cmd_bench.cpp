@@ -69,13 +69,15 @@ static void register_bench(CLI::App& app) {
   train->add_option("--data", to->data, "auto: Fashion-MNIST when 1x28x28 and installed, else random; fashion-mnist; random")
       ->capture_default_str()->check(CLI::IsMember({"auto", "fashion-mnist", "random"}));
   train->add_option("--data-dir", to->data_dir, "directory of the Fashion-MNIST IDX files (default: the Debian package's)");
-  train->add_flag("--profile", to->profile, "per-kernel GPU time table (timestamps)");
+  train->add_flag("--profile", to->profile, "per-kernel GPU time table (timestamps; replica 0's with --replicas)");
+  train->add_option("--replicas", to->replicas, "data-parallel replicas, each training on a shard of every batch (on a CPU driver: one per core, worker pool off)")
+      ->capture_default_str()->check(CLI::Range(1, 64));
   train->callback([json, to] {
     Device& dev = open_device();
     const bench::TrainBenchOptions& o = *to;
     auto r = bench::bench_train(dev, o);
     if (*json) {
-      std::printf("%s\n", nlohmann::json({{"device", dev.name()}, {"model", r.model}, {"width", o.width}, {"batch", r.batch}, {"image_size", o.image_size}, {"channels", o.channels}, {"optimizer", o.optimizer}, {"data", r.data},
+      std::printf("%s\n", nlohmann::json({{"device", dev.name()}, {"model", r.model}, {"width", o.width}, {"batch", r.batch}, {"image_size", o.image_size}, {"channels", o.channels}, {"optimizer", o.optimizer}, {"data", r.data}, {"replicas", r.replicas},
                                           {"train_images_per_sec", r.images_per_sec}, {"ms_per_step", r.ms_per_step},
                                           {"inference_images_per_sec", r.inference_images_per_sec}, {"inference_batch", r.inference_batch},
                                           {"peak_rss_mib", r.peak_rss_mib}, {"first_step_ms", r.first_step_ms},
@@ -84,8 +86,9 @@ static void register_bench(CLI::App& app) {
                               .c_str());
       return;
     }
-    std::printf("%s (width %g, %dx%dx%d, %s data) on %s, batch %d, %s: %.0f img/s (%.2f ms/step); inference batch %d: %.0f img/s; peak RSS %.0f MiB\n",
-                r.model.c_str(), o.width, o.channels, o.image_size, o.image_size, r.data.c_str(), dev.name().c_str(), r.batch, o.optimizer.c_str(),
+    std::printf("%s (width %g, %dx%dx%d, %s data) on %s%s, batch %d, %s: %.0f img/s (%.2f ms/step); inference batch %d: %.0f img/s; peak RSS %.0f MiB\n",
+                r.model.c_str(), o.width, o.channels, o.image_size, o.image_size, r.data.c_str(), dev.name().c_str(),
+                r.replicas > 1 ? (" x " + std::to_string(r.replicas) + " replicas").c_str() : "", r.batch, o.optimizer.c_str(),
                 r.images_per_sec, r.ms_per_step, r.inference_batch, r.inference_images_per_sec, r.peak_rss_mib);
     if (r.pipelines)
       std::printf("start-up: first step %.0f ms, creating %zu pipelines on the way; the same %zu created up front in one batch (warm-up): %.0f ms\n",

@@ -52,6 +52,7 @@ nlohmann::json read_config_file(const std::string& path) {
 struct TrainArgs {
   nn::TrainConfig cfg;
   std::string config_file;
+  std::string replicas = "auto";
   bool json = false;
 };
 
@@ -103,9 +104,24 @@ void register_train(CLI::App& app) {
   cmd->add_option("--out", c.out, "run directory (config.json, metrics.csv, checkpoints/); empty: write nothing");
   cmd->add_flag("--resume", c.resume, "continue the run in --out from its latest checkpoint");
   cmd->add_option("--log-every", c.log_every, "steps between progress updates")->capture_default_str();
+  cmd->add_option("--replicas", a->replicas,
+                  "data-parallel replicas, each training on a shard of every batch: N, or auto (one per core on a CPU "
+                  "driver such as lavapipe, else 1); a resumed run keeps its own")
+      ->capture_default_str();
   cmd->add_flag("--quiet", c.quiet, "no progress output");
   cmd->add_flag("--json", a->json, "print the final result as JSON");
   cmd->callback([a, cmd] {
+    if (a->replicas == "auto") {
+      a->cfg.replicas = 0;   // resolved once the device is open
+    } else {
+      try {
+        size_t used = 0;
+        a->cfg.replicas = std::stoi(a->replicas, &used);
+        if (used != a->replicas.size() || a->cfg.replicas < 1) throw std::invalid_argument("");
+      } catch (const std::exception&) {
+        throw Error("--replicas: expected a positive number or auto, got '" + a->replicas + "'");
+      }
+    }
     nn::TrainConfig cfg = a->cfg;
     std::set<std::string> given;   // TrainConfig keys set on the command line (then also those of the config file)
     for (auto* opt : cmd->get_options()) {
@@ -116,6 +132,7 @@ void register_train(CLI::App& app) {
         if (ch == '-') ch = '_';
       given.insert(key == "warmup" ? "warmup_epochs" : key);
     }
+    if (a->cfg.replicas == 0) given.erase("replicas");   // auto: the default (a resumed run keeps its own)
     if (!a->config_file.empty()) {
       // File values first, then every flag given on the command line wins.
       nlohmann::json file = read_config_file(a->config_file);
@@ -137,6 +154,7 @@ void register_train(CLI::App& app) {
       if (file.contains("out") && cfg.out.empty()) cfg.out = file["out"].get<std::string>();
       for (auto& [k, v] : file.items()) given.insert(k == "warmup" ? "warmup_epochs" : k);
     }
+    if (!given.count("replicas")) cfg.replicas = 0;   // auto, unless a flag or the config file says otherwise
     if (cfg.resume) {
       // A resumed run continues with its own config.json; flags given again must agree with it,
       // except the few that may change (nn::kResumableFields).
@@ -169,8 +187,10 @@ void register_train(CLI::App& app) {
       cfg = resumed;
     }
     Device& dev = open_device();
-    if (!cfg.quiet) std::fprintf(stderr, "vkwb train: %s on %s, device %s, seed %llu\n", cfg.model.c_str(), cfg.data.c_str(),
-                                 dev.name().c_str(), (unsigned long long)cfg.seed);
+    if (cfg.replicas == 0) cfg.replicas = nn::auto_replicas(dev, cfg.batch);
+    if (!cfg.quiet) std::fprintf(stderr, "vkwb train: %s on %s, device %s%s, seed %llu\n", cfg.model.c_str(), cfg.data.c_str(),
+                                 dev.name().c_str(), cfg.replicas > 1 ? (" x " + std::to_string(cfg.replicas) + " replicas").c_str() : "",
+                                 (unsigned long long)cfg.seed);
     nn::ClassifierTrainer trainer(dev, cfg);
     auto hist = trainer.run();
     nn::TestResult r = trainer.test();

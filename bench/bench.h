@@ -30,6 +30,7 @@ struct TrainBenchResult {
   double first_step_ms = 0;
   size_t pipelines = 0;
   double warm_up_ms = 0;
+  int replicas = 1;
 };
 struct TrainBenchOptions {
   std::string model = "lenet5";
@@ -44,6 +45,7 @@ struct TrainBenchOptions {
   // random images and labels; "fashion-mnist" (an error when missing) or "random".
   std::string data = "auto";
   std::string data_dir;   // empty: the Debian package's directory
+  int replicas = 1;       // data-parallel replicas (Device::open_replicas, nets/parallel.h)
 };
 TrainBenchResult bench_train(Device& dev, const TrainBenchOptions& o);
 

@@ -15,6 +15,7 @@
 #include "nets/data/dataset.h"
 #include "nets/models/models.h"
 #include "nets/optim.h"
+#include "nets/parallel.h"
 
 namespace vkwb::bench {
 
@@ -26,19 +27,24 @@ double peak_rss_mib() {
   return 0;
 }
 
-TrainBenchResult bench_train(Device& dev, const TrainBenchOptions& o) {
+TrainBenchResult bench_train(Device& base, const TrainBenchOptions& o) {
   using clk = std::chrono::steady_clock;
   const std::string& model = o.model;
   const int batch = o.batch, steps = o.steps, S = o.image_size, C = o.channels;
   const bool profile = o.profile;
   const size_t pixels = size_t(C) * S * S;
-  nn::ModuleContext ctx(dev, 0);
   nn::models::ModelOptions mo;
   mo.width = o.width;
   mo.image_size = S;
   mo.in_channels = C;
-  auto net = nn::models::make_model(model, ctx, mo);
-  auto opt = nn::make_optimizer(o.optimizer, net->parameters(), 0.f);   // the optimizer's default lr (adam: 1e-3)
+  // One replica: the model on `base`. More: data-parallel replicas (nets/parallel.h), each
+  // training on a shard of every batch; the figures are for the whole batch.
+  nn::DataParallel dp(Device::open_replicas(base, o.replicas), 0,
+                      [&](nn::ModuleContext& ctx) { return nn::models::make_model(model, ctx, mo); },
+                      // the optimizer's default lr (adam: 1e-3)
+                      [&](std::vector<Tensor*> p) { return nn::make_optimizer(o.optimizer, std::move(p), 0.f); });
+  Device& dev = dp.device(0);
+  const int R = dp.size();
   // The data: Fashion-MNIST as the PyTorch peer trains on it (pixels / 255, normalised with the
   // training set's mean and std, a seeded shuffle walked batch by batch; inference over the 10k
   // test images), or random images with random labels. The data matter for the speed: training
@@ -81,30 +87,36 @@ TrainBenchResult bench_train(Device& dev, const TrainBenchOptions& o) {
   std::vector<float> xb(static_cast<size_t>(batch) * pixels);
   std::vector<int32_t> yb(static_cast<size_t>(batch));
   int64_t cursor = 0;
-  auto next_batch = [&](int i) {
-    if (!real) return std::make_pair(Tensor::from(xs[size_t(i % nb)], {batch, C, S, S}, dev), Tensor::from(ys[size_t(i % nb)], {batch}, dev));
+  // The batch on the host: pre-built random batches, or the next images of the shuffle.
+  auto next_batch = [&](int i) -> std::pair<const float*, const int32_t*> {
+    if (!real) return {xs[size_t(i % nb)].data(), ys[size_t(i % nb)].data()};
     for (int b = 0; b < batch; ++b) {
       if (cursor >= train_set.n) cursor = 0;
       int64_t k = perm[size_t(cursor++)];
       std::copy(train_set.image(int(k)), train_set.image(int(k)) + pixels, xb.begin() + std::ptrdiff_t(size_t(b) * pixels));
       yb[size_t(b)] = train_set.labels[size_t(k)];
     }
-    return std::make_pair(Tensor::from(xb, {batch, C, S, S}, dev), Tensor::from(yb, {batch}, dev));
+    return {xb.data(), yb.data()};
   };
   auto step = [&](int i) {
-    auto [x, y] = next_batch(i);
-    Tensor loss = cross_entropy(net->forward(x), y);
-    opt->zero_grad();
-    loss.backward();
-    opt->step();
-    return loss;
+    auto [xh, yh] = next_batch(i);
+    auto losses = dp.step(i, batch, [&](int r, const nn::DataParallel::Shard& s) {
+      Device& d = dp.device(r);
+      Tensor x = Tensor::from(std::span<const float>(xh + size_t(s.begin) * pixels, size_t(s.count) * pixels), {s.count, C, S, S}, d);
+      Tensor y = Tensor::from(std::span<const int32_t>(yh + s.begin, size_t(s.count)), {s.count}, d);
+      return cross_entropy(dp.model(r).forward(x), y);
+    });
+    return losses[0];
+  };
+  auto sync_all = [&] {
+    for (int r = 0; r < R; ++r) dp.device(r).sync();
   };
   const size_t before = dev.is_cpu() ? 0 : dev.kernels().size();
   auto tf = clk::now();
   step(0).item();
   const double first_ms = 1e3 * std::chrono::duration<double>(clk::now() - tf).count();
   for (int i = 1; i < 20; ++i) step(i);
-  dev.sync();
+  sync_all();
   size_t pipelines = 0;
   double warm_ms = 0;
   if (!dev.is_cpu()) {
@@ -130,9 +142,10 @@ TrainBenchResult bench_train(Device& dev, const TrainBenchOptions& o) {
     if (i % 50 == 49) last.item();
   }
   last.item();
+  sync_all();
   double el = std::chrono::duration<double>(clk::now() - t0).count();
   TrainBenchResult r{model, batch, steps * double(batch) / el, 1e3 * el / steps, 0, peak_rss_mib(), "", real ? "fashion-mnist" : "random", 1000,
-                     first_ms, pipelines, warm_ms};
+                     first_ms, pipelines, warm_ms, R};
   if (profile && !dev.is_cpu()) {
     r.profile = dev.stream().timing_table();
     dev.stream().set_profiling(false);
@@ -140,21 +153,27 @@ TrainBenchResult bench_train(Device& dev, const TrainBenchOptions& o) {
   // Inference, batch 1000 (halved until the activations fit one binding), no grad.
   {
     NoGradGuard ng;
-    net->eval();
+    dp.train(false);
     // Ten batches of 1000 (the test set, or random images), uploaded once; one pass to warm up,
     // then the median of three timed passes.
+    // With replicas, batch i goes to replica i % R; every replica's work is recorded and
+    // submitted before the host reads any predictions.
     std::vector<Tensor> xi;
     for (int i = 0; i < 10; ++i) {
       std::vector<float> big(1000 * pixels);
       if (real) std::copy(test_set.image(i * 1000), test_set.image(i * 1000) + 1000 * pixels, big.begin());
       else for (auto& v : big) v = u(g);
-      xi.push_back(Tensor::from(big, {1000, C, S, S}, dev));
+      xi.push_back(Tensor::from(big, {1000, C, S, S}, dp.device(i % R)));
     }
     int ib = 1000;
     auto pass = [&] {
       auto t1 = clk::now();
-      for (auto& x : xi)
-        for (int b = 0; b < 1000; b += ib) argmax(net->forward(x.slice(b, std::min(b + ib, 1000))), 1).to_ivector();
+      std::vector<Tensor> preds;
+      for (int i = 0; i < 10; ++i) {
+        for (int b = 0; b < 1000; b += ib) preds.push_back(argmax(dp.model(i % R).forward(xi[size_t(i)].slice(b, std::min(b + ib, 1000))), 1));
+        if (R > 1) dp.device(i % R).stream().submit();
+      }
+      for (auto& p : preds) p.to_ivector();
       return 10 * 1000.0 / std::chrono::duration<double>(clk::now() - t1).count();
     };
     for (;;) {
@@ -164,7 +183,7 @@ TrainBenchResult bench_train(Device& dev, const TrainBenchOptions& o) {
       } catch (const Error& e) {
         // A wide model's activations for 1000 images can exceed the device's binding limit.
         if (ib == 1 || std::string(e.what()).find("maxStorageBufferRange") == std::string::npos) throw;
-        dev.sync();
+        sync_all();
         ib = std::max(1, ib / 2);
       }
     }

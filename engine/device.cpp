@@ -7,6 +7,8 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <string>
 
 #include "engine/kernels.h"
 #include "engine/memory.h"
@@ -276,9 +278,31 @@ static std::string device_list_text(const std::vector<DeviceInfo>& all) {
   return s;
 }
 
+namespace {
+// Sets an environment variable for the lifetime of the guard (llvmpipe reads LP_NUM_THREADS when
+// the instance enumerates its physical devices), then restores it.
+struct ScopedEnv {
+  std::string name;
+  std::optional<std::string> old;
+  bool active = false;
+  ScopedEnv(const char* n, int value) : name(n) {
+    if (value < 0) return;
+    if (const char* o = std::getenv(n)) old = o;
+    setenv(n, std::to_string(value).c_str(), 1);
+    active = true;
+  }
+  ~ScopedEnv() {
+    if (!active) return;
+    if (old) setenv(name.c_str(), old->c_str(), 1);
+    else unsetenv(name.c_str());
+  }
+};
+}  // namespace
+
 std::unique_ptr<Device> Device::create_vulkan(const DeviceOptions& opts) {
   bool validate = opts.validate >= 0 ? opts.validate == 1 : env_flag("VKWB_VALIDATE");
   bool dbg = false;
+  ScopedEnv threads("LP_NUM_THREADS", opts.driver_threads);
   VkInstance inst = make_instance(validate, &dbg);
   auto pds = physical_devices(inst);
   if (pds.empty()) {
@@ -404,6 +428,7 @@ Device& Device::open(const DeviceOptions& opts) {
   if (o.index >= 0) key = std::to_string(o.index);
   else if (!o.name.empty()) key = "name:" + lower(o.name);
   else key = "best";
+  if (o.replica > 0) key += ":replica" + std::to_string(o.replica) + ":threads" + std::to_string(o.driver_threads);
   auto& slot = reg.open[key];
   if (!slot) slot = create_vulkan(o);
   return *slot;
@@ -424,6 +449,22 @@ Device& Device::open(const std::string& spec_in) {
 }
 
 Device& Device::cpu() { return open(DeviceOptions{.name = "cpu"}); }
+
+std::vector<Device*> Device::open_replicas(Device& base, int n) {
+  if (n < 1) throw Error("replicas must be >= 1, got " + std::to_string(n));
+  if (n == 1) return {&base};
+  if (base.is_cpu()) throw Error("data-parallel replicas need a Vulkan device (the CPU reference backend has none)");
+  std::vector<Device*> out;
+  for (int r = 1; r <= n; ++r) {
+    DeviceOptions o;
+    o.index = base.info().index;
+    o.validate = base.validation_enabled() ? 1 : 0;
+    o.replica = r;
+    o.driver_threads = base.info().type == "cpu" ? 0 : -1;
+    out.push_back(&open(o));
+  }
+  return out;
+}
 
 void Device::sync() {
   if (stream_) stream_->sync();

@@ -8,6 +8,7 @@
 #include "engine/autograd.h"
 #include "engine/kernels.h"
 #include "engine/ops.h"
+#include "engine/stream.h"
 #include "nets/checkpoint.h"
 #include "nets/data/augment.h"
 #include "nets/data/cifar.h"
@@ -24,7 +25,7 @@ namespace vkwb::nn {
   X(model) X(data) X(data_dir) X(epochs) X(batch) X(optimizer) X(lr) X(momentum) X(weight_decay) X(schedule)  \
   X(step_size) X(gamma) X(warmup_epochs) X(clip_norm) X(label_smoothing) X(val_size) X(early_stopping)        \
   X(crop_padding) X(flip) X(erasing) X(mixup) X(width) X(batch_norm) X(dropout) X(depth) X(limit_train)       \
-  X(limit_test) X(seed) X(log_every)
+  X(limit_test) X(seed) X(log_every) X(replicas)
 
 nlohmann::json TrainConfig::to_json() const {
   nlohmann::json j;
@@ -65,6 +66,7 @@ void load_classification_data(const TrainConfig& cfg, data::Dataset* train, data
 
 ClassifierTrainer::ClassifierTrainer(Device& dev, const TrainConfig& cfg) : dev_(dev), cfg_(cfg) {
   if (cfg_.epochs < 1 || cfg_.batch < 1) throw Error("--epochs and --batch must be >= 1");
+  if (cfg_.replicas < 1 || cfg_.replicas > cfg_.batch) throw Error("--replicas must be in [1, batch], got " + std::to_string(cfg_.replicas));
   data::Dataset full;
   load_classification_data(cfg_, &full, &test_);
   int val = std::min(cfg_.val_size, full.n / 5);
@@ -75,7 +77,6 @@ ClassifierTrainer::ClassifierTrainer(Device& dev, const TrainConfig& cfg) : dev_
   } else {
     train_ = std::move(full);
   }
-  ModuleContext ctx(dev, cfg_.seed);
   models::ModelOptions mo;
   mo.in_channels = train_.c;
   mo.image_size = train_.h;
@@ -84,9 +85,16 @@ ClassifierTrainer::ClassifierTrainer(Device& dev, const TrainConfig& cfg) : dev_
   mo.batch_norm = cfg_.batch_norm;
   mo.dropout = cfg_.dropout;
   mo.depth = cfg_.depth;
-  model_ = models::make_model(cfg_.model, ctx, mo);
-  opt_ = make_optimizer(cfg_.optimizer, model_->parameters(), cfg_.lr, cfg_.weight_decay, cfg_.momentum);
-  opt_->clip_grad_norm(cfg_.clip_norm);
+  dp_ = std::make_unique<DataParallel>(
+      Device::open_replicas(dev, cfg_.replicas), cfg_.seed,
+      [&](ModuleContext& ctx) { return models::make_model(cfg_.model, ctx, mo); },
+      [&](std::vector<Tensor*> params) {
+        auto o = make_optimizer(cfg_.optimizer, std::move(params), cfg_.lr, cfg_.weight_decay, cfg_.momentum);
+        o->clip_grad_norm(cfg_.clip_norm);
+        return o;
+      });
+  model_ = dp_->model_ptr(0);
+  opt_ = &dp_->optimizer(0);
   ScheduleOptions so;
   so.kind = cfg_.schedule;
   so.step_size = cfg_.step_size;
@@ -108,28 +116,34 @@ void ClassifierTrainer::publish(const TrainSnapshot& s) {
 
 TestResult ClassifierTrainer::evaluate(const data::Dataset& ds, int max_n, bool flip_tta) {
   NoGradGuard ng;
-  model_->eval();
+  dp_->average_buffers();   // the replicas' batch-norm statistics agree before anyone evaluates
+  dp_->train(false);
   TestResult r;
   int n = max_n > 0 ? std::min(max_n, ds.n) : ds.n;
   int C = ds.num_classes;
   r.confusion.assign(size_t(C), std::vector<int64_t>(size_t(C), 0));
-  const int B = 500;
-  Tensor loss_sum = Tensor::zeros({1}, dev_);
+  const int B = 500, R = dp_->size();
+  // Chunk k goes to replica k % R; each replica's work is submitted as it is recorded.
+  std::vector<Tensor> loss_sums;
+  for (int q = 0; q < R; ++q) loss_sums.push_back(Tensor::zeros({1}, dp_->device(q)));
   std::vector<Tensor> preds;
-  for (int i = 0; i < n; i += B) {
-    int b = std::min(B, n - i);
+  for (int i = 0, k = 0; i < n; i += B, ++k) {
+    int b = std::min(B, n - i), q = k % R;
+    Device& d = dp_->device(q);
+    Module& m = dp_->model(q);
     std::span<const float> xs(ds.image(i), size_t(b) * ds.sample_size());
-    Tensor x = Tensor::from(xs, {b, ds.c, ds.h, ds.w}, dev_);
-    Tensor y = Tensor::from(std::span<const int32_t>(ds.labels.data() + i, size_t(b)), {b}, dev_);
-    Tensor logits = model_->forward(x);
+    Tensor x = Tensor::from(xs, {b, ds.c, ds.h, ds.w}, d);
+    Tensor y = Tensor::from(std::span<const int32_t>(ds.labels.data() + i, size_t(b)), {b}, d);
+    Tensor logits = m.forward(x);
     if (flip_tta) {
       std::vector<float> mirrored(xs.begin(), xs.end());
       for (int j = 0; j < b; ++j) data::flip_image(mirrored.data() + size_t(j) * ds.sample_size(), ds.c, ds.h, ds.w);
-      Tensor xm = Tensor::from(std::span<const float>(mirrored), {b, ds.c, ds.h, ds.w}, dev_);
-      logits = mul(add(logits, model_->forward(xm)), 0.5f);
+      Tensor xm = Tensor::from(std::span<const float>(mirrored), {b, ds.c, ds.h, ds.w}, d);
+      logits = mul(add(logits, m.forward(xm)), 0.5f);
     }
-    loss_sum = add(loss_sum, mul(cross_entropy(logits, y).reshape({1}), float(b)));
+    loss_sums[size_t(q)] = add(loss_sums[size_t(q)], mul(cross_entropy(logits, y).reshape({1}), float(b)));
     preds.push_back(argmax(logits, 1));
+    if (R > 1 && !d.is_cpu()) d.stream().submit();
   }
   int64_t correct = 0, k = 0;
   for (auto& p : preds) {
@@ -140,9 +154,11 @@ TestResult ClassifierTrainer::evaluate(const data::Dataset& ds, int max_n, bool 
       correct += v == t;
     }
   }
-  r.loss = n ? loss_sum.item() / n : 0;
+  double loss_sum = 0;
+  for (auto& l : loss_sums) loss_sum += l.item();
+  r.loss = n ? loss_sum / n : 0;
   r.accuracy = n ? double(correct) / n : 0;
-  model_->train();
+  dp_->train(true);
   return r;
 }
 
@@ -172,6 +188,7 @@ void ClassifierTrainer::load_model(const std::string& path) {
   io::CheckpointData ck = io::read_checkpoint(path);
   if (!ck.meta.contains("kind") || ck.meta["kind"] != "classifier") throw Error(path + " is not a classifier checkpoint");
   load_module(ck, "model.", *model_);
+  dp_->broadcast(0);
 }
 
 TrainConfig checkpoint_config(const std::string& path) {
@@ -199,10 +216,11 @@ void ClassifierTrainer::save_checkpoint(int epoch) {
     hist.push_back({{"epoch", e.epoch}, {"train_loss", e.train_loss}, {"train_acc", e.train_acc}, {"val_loss", e.val_loss},
                     {"val_acc", e.val_acc}, {"lr", e.lr}});
   ck.meta["history"] = hist;
+  dp_->average_buffers();
   save_module(ck, "model.", *model_);
   save_optimizer(ck, "optim.", *opt_);
   io::write_checkpoint(run.checkpoint_path(step_), ck);   // named by the step counter, as DQN runs
-  save_run_manifest(dev_, run.path());
+  save_run_manifest(dp_->device(0), run.path());
 }
 
 int ClassifierTrainer::load_latest_checkpoint() {
@@ -213,6 +231,7 @@ int ClassifierTrainer::load_latest_checkpoint() {
   if (!ck.meta.contains("kind") || ck.meta["kind"] != "classifier") throw Error(*path + " is not a classifier checkpoint");
   load_module(ck, "model.", *model_);
   load_optimizer(ck, "optim.", *opt_);
+  dp_->broadcast(0);
   schedule_->set_plateau_state(ck.meta["plateau_scale"].get<float>(), ck.meta["plateau_best"].get<float>(), ck.meta["plateau_bad"].get<int>());
   step_ = ck.meta["step"].get<int64_t>();
   best_val_loss_ = ck.meta.value("early_best_val_loss", 1e30);
@@ -251,9 +270,11 @@ std::vector<EpochResult> ClassifierTrainer::run() {
     }
     metrics = std::make_unique<io::MetricsLogger>(run.path(), cfg_.resume, cfg_.resume ? std::optional<int64_t>(step_) : std::nullopt);
     if (cfg_.resume) {
-      WarmUp w = warm_up_run(dev_, run.path());
-      if (w.pipelines && !cfg_.quiet)
-        std::fprintf(stderr, "warm-up: %zu pipelines from %s/pipelines.txt in %.0f ms\n", w.pipelines, run.path().c_str(), w.ms);
+      for (int q = 0; q < dp_->size(); ++q) {
+        WarmUp w = warm_up_run(dp_->device(q), run.path());
+        if (w.pipelines && !cfg_.quiet && q == 0)
+          std::fprintf(stderr, "warm-up: %zu pipelines from %s/pipelines.txt in %.0f ms\n", w.pipelines, run.path().c_str(), w.ms);
+      }
     }
   }
   data::AugmentOptions ao;
@@ -270,41 +291,50 @@ std::vector<EpochResult> ClassifierTrainer::run() {
   if (stopped_early_ && !cfg_.quiet)
     std::fprintf(stderr, "early stopping: the run stopped after epoch %d (no validation improvement); nothing to continue\n",
                  history_.empty() ? 0 : history_.back().epoch);
-  model_->train();
+  dp_->train(true);
+  const int R = dp_->size();
   for (int epoch = first_epoch; epoch < cfg_.epochs && !stopped_early_; ++epoch) {
-    opt_->lr = schedule_->lr_for_epoch(epoch);
+    dp_->set_lr(schedule_->lr_for_epoch(epoch));
     loader.start_epoch(epoch);
     io::Progress progress(per_epoch, "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(cfg_.epochs),
                           io::ProgressOptions{.stream = cfg_.quiet ? nullptr : stderr});
     auto t0 = std::chrono::steady_clock::now();
-    Tensor loss_sum = Tensor::zeros({1}, dev_), correct_sum = Tensor::zeros({1}, dev_);
+    // Per replica, on its device: sum of shard losses x shard sizes, and of correct predictions.
+    std::vector<Tensor> loss_sum, correct_sum;
+    for (int q = 0; q < R; ++q) {
+      loss_sum.push_back(Tensor::zeros({1}, dp_->device(q)));
+      correct_sum.push_back(Tensor::zeros({1}, dp_->device(q)));
+    }
     int64_t seen = 0, b = 0;
     double last_loss = 0;
     int64_t last_checked = step_;   // the loss was finite at this step (or the epoch started here)
     while (const data::Batch* batch = loader.next()) {
-      model_->set_step(step_);
-      Tensor x = Tensor::from(batch->x, {batch->size, batch->c, batch->h, batch->w}, dev_);
-      Tensor y = Tensor::from(batch->y, {batch->size}, dev_);
-      Tensor logits = model_->forward(x);
-      Tensor loss = cross_entropy(logits, y, cfg_.label_smoothing);
-      if (batch->mixed) {
-        Tensor y2 = Tensor::from(batch->y_mix, {batch->size}, dev_);
-        loss = add(mul(loss, batch->mix_lambda), mul(cross_entropy(logits, y2, cfg_.label_smoothing), 1.f - batch->mix_lambda));
-      }
-      opt_->zero_grad();
-      loss.backward();
-      opt_->step();
-      {
+      const size_t px = size_t(batch->c) * batch->h * batch->w;
+      std::vector<DataParallel::Shard> shards = dp_->shards(batch->size);
+      std::vector<Tensor> losses = dp_->step(step_, batch->size, [&](int q, const DataParallel::Shard& s) {
+        Device& d = dp_->device(q);
+        Tensor x = Tensor::from(std::span<const float>(batch->x.data() + size_t(s.begin) * px, size_t(s.count) * px),
+                                {s.count, batch->c, batch->h, batch->w}, d);
+        Tensor y = Tensor::from(std::span<const int32_t>(batch->y.data() + s.begin, size_t(s.count)), {s.count}, d);
+        Tensor logits = dp_->model(q).forward(x);
+        Tensor loss = cross_entropy(logits, y, cfg_.label_smoothing);
+        if (batch->mixed) {
+          Tensor y2 = Tensor::from(std::span<const int32_t>(batch->y_mix.data() + s.begin, size_t(s.count)), {s.count}, d);
+          loss = add(mul(loss, batch->mix_lambda), mul(cross_entropy(logits, y2, cfg_.label_smoothing), 1.f - batch->mix_lambda));
+        }
         NoGradGuard ng;
-        loss_sum = add(loss_sum, mul(loss.detach().reshape({1}), float(batch->size)));
+        loss_sum[size_t(q)] = add(loss_sum[size_t(q)], mul(loss.detach().reshape({1}), float(s.count)));
         Tensor hit = eq(argmax(logits.detach(), 1).to(DType::f32), y.to(DType::f32));
-        correct_sum = add(correct_sum, sum(hit).reshape({1}));
-      }
+        correct_sum[size_t(q)] = add(correct_sum[size_t(q)], sum(hit).reshape({1}));
+        return loss;
+      });
       seen += batch->size;
       step_++;
       b++;
       if (b % cfg_.log_every == 0 || b == per_epoch) {
-        last_loss = loss.item();   // the one sync per report
+        last_loss = 0;   // the one sync per report: the batch's loss, the shards' weighted mean
+        for (int q = 0; q < R; ++q)
+          if (losses[size_t(q)].defined()) last_loss += losses[size_t(q)].item() * shards[size_t(q)].count / batch->size;
         if (!std::isfinite(last_loss))
           throw Error("loss became " + std::to_string(last_loss) + " at step " + std::to_string(step_) + " (epoch " +
                       std::to_string(epoch + 1) + "; finite at step " + std::to_string(last_checked) + ", checked every " +
@@ -325,8 +355,11 @@ std::vector<EpochResult> ClassifierTrainer::run() {
         publish(s);
       }
     }
-    double train_loss = loss_sum.item() / std::max<int64_t>(seen, 1);
-    double train_acc = correct_sum.item() / std::max<int64_t>(seen, 1);
+    double train_loss = 0, train_acc = 0;
+    for (int q = 0; q < R; ++q) {
+      train_loss += loss_sum[size_t(q)].item() / std::max<int64_t>(seen, 1);
+      train_acc += correct_sum[size_t(q)].item() / std::max<int64_t>(seen, 1);
+    }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!std::isfinite(train_loss))
       throw Error("training loss is " + std::to_string(train_loss) + " in epoch " + std::to_string(epoch + 1) + "; stopped, the last good checkpoint is kept");

@@ -14,6 +14,7 @@
 #include "nets/data/dataset.h"
 #include "nets/models/models.h"
 #include "nets/optim.h"
+#include "nets/parallel.h"
 
 namespace vkwb::nn {
 
@@ -49,6 +50,7 @@ struct TrainConfig {
   std::string out;                     // run directory (empty: no files written)
   bool resume = false;                 // continue the run in `out` from its latest checkpoint
   int log_every = 50;                  // steps between progress reports (host syncs)
+  int replicas = 1;                    // data-parallel replicas, each on a shard of every batch (nets/parallel.h)
   bool quiet = false;
 
   nlohmann::json to_json() const;
@@ -79,6 +81,7 @@ struct TrainSnapshot {
 
 class ClassifierTrainer {
  public:
+  // With cfg.replicas > 1 the model trains on Device::open_replicas(dev, replicas).
   ClassifierTrainer(Device& dev, const TrainConfig& cfg);
   // Trains all epochs (or until early stopping); returns per-epoch results.
   std::vector<EpochResult> run();
@@ -92,6 +95,7 @@ class ClassifierTrainer {
   int save_test_mistakes(const TestResult& r, int max = 64) const;
   TrainSnapshot snapshot() const;
   Module& model() { return *model_; }
+  DataParallel& replicas() { return *dp_; }
   const TrainConfig& config() const { return cfg_; }
 
  private:
@@ -103,8 +107,9 @@ class ClassifierTrainer {
   Device& dev_;
   TrainConfig cfg_;
   data::Dataset train_, val_, test_;
-  ModulePtr model_;
-  std::unique_ptr<Optimizer> opt_;
+  std::unique_ptr<DataParallel> dp_;
+  ModulePtr model_;       // replica 0's model and optimizer (what checkpoints hold)
+  Optimizer* opt_ = nullptr;
   std::unique_ptr<LRSchedule> schedule_;
   std::vector<EpochResult> history_;
   int64_t step_ = 0;

@@ -98,6 +98,12 @@ check '[[ $(ls "$work/mlp/checkpoints/"*.ckpt | wc -l) -eq 1 && $(wc -l < "$work
   "one checkpoint, metrics.csv and metrics.jsonl after one epoch"
 check 'python3 -c "import json,sys; j=json.load(open(sys.argv[1])); assert 0.1 < j[\"test_accuracy\"] <= 1 and len(j[\"epochs\"]) == 1" "$work/mlp1.json"' \
   "train --json prints the test accuracy and one epoch"
+# --replicas auto (the default) on lavapipe: one data-parallel replica per core, at most 8.
+want_replicas=$(( $(nproc) > 8 ? 8 : $(nproc) ))
+check 'grep -q "\"replicas\": $want_replicas" "$work/mlp/config.json"' "--replicas auto on a CPU driver: one replica per core ($want_replicas)"
+expect_error "replicas: expected a positive number or auto, got '0'" -- "$vkwb" train --model mlp --epochs 1 --replicas 0
+expect_error "replicas: expected a positive number or auto, got 'two'" -- "$vkwb" train --model mlp --epochs 1 --replicas two
+expect_error "must be in \[1, batch\]" -- "$vkwb" train --model mlp --epochs 1 --batch 2 --replicas 3 --limit-train 64
 before="$(cd "$work/mlp" && find . -type f -exec md5sum {} + | sort)"
 expect_error "lr 0.5.*differs from the run's" -- "$vkwb" train --out "$work/mlp" --resume --lr 0.5 --epochs 2
 after="$(cd "$work/mlp" && find . -type f -exec md5sum {} + | sort)"

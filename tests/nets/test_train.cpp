@@ -487,3 +487,44 @@ BOOST_AUTO_TEST_CASE(bad_input_is_refused) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// The trainer on two data-parallel replicas: the same run as on one device (up to summation
+// order), every replica in step, and a resumed run identical to an uninterrupted one.
+BOOST_AUTO_TEST_CASE(two_replicas_train_like_one_and_resume_identically) {
+  fs::path dir = temp_dir("replicas");
+  nn::TrainConfig one = small_config(dir / "one");
+  nn::ClassifierTrainer a(gpu(), one);
+  auto ha = a.run();
+  nn::TrainConfig two = small_config(dir / "two");
+  two.replicas = 2;
+  two.batch = 33;   // odd: shards of 17 and 16; 960 training images end on a batch of 3
+  one.batch = 33;
+  nn::ClassifierTrainer a1(gpu(), [&] { auto c = one; c.out = (dir / "one33").string(); return c; }());
+  ha = a1.run();
+  nn::ClassifierTrainer b(gpu(), two);
+  auto hb = b.run();
+  BOOST_REQUIRE_EQUAL(b.replicas().size(), 2);
+  BOOST_CHECK(flat_weights(b.replicas().model(1)) == flat_weights(b.model()));
+  for (size_t e = 0; e < ha.size(); ++e) {
+    BOOST_CHECK_CLOSE(ha[e].train_loss, hb[e].train_loss, 0.5);
+    BOOST_CHECK_CLOSE(ha[e].val_loss, hb[e].val_loss, 0.5);
+  }
+  auto ta = a1.test(), tb = b.test();
+  BOOST_CHECK_CLOSE(ta.loss, tb.loss, 0.5);
+  BOOST_CHECK_LE(std::abs(ta.accuracy - tb.accuracy), 0.01);
+  // Resume: one epoch, then the second from the checkpoint, equals both epochs in one go.
+  nn::TrainConfig half = two;
+  half.out = (dir / "half").string();
+  half.epochs = 1;
+  nn::ClassifierTrainer c1(gpu(), half);
+  c1.run();
+  half.epochs = 2;
+  half.resume = true;
+  nn::ClassifierTrainer c2(gpu(), half);
+  c2.run();
+  BOOST_CHECK(flat_weights(c2.model()) == flat_weights(b.model()));   // bit for bit
+  nn::TrainConfig bad = two;
+  bad.replicas = 0;
+  BOOST_CHECK_THROW(nn::ClassifierTrainer(gpu(), bad), Error);
+  fs::remove_all(dir);
+}

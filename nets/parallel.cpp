@@ -1,0 +1,147 @@
+#include "nets/parallel.h"
+
+#include "engine/device.h"
+#include "engine/error.h"
+#include "engine/stream.h"
+
+#include <algorithm>
+#include <thread>
+
+namespace vkwb::nn {
+
+int auto_replicas(const Device& dev, int batch) {
+  if (dev.is_cpu() || dev.info().type != "cpu") return 1;
+  int cores = int(std::thread::hardware_concurrency());
+  return std::clamp(std::min(cores, batch), 1, 8);
+}
+
+DataParallel::DataParallel(const std::vector<Device*>& devices, uint64_t seed, const ModelFactory& make_model,
+                           const OptimizerFactory& make_optimizer) {
+  if (devices.empty()) throw Error("DataParallel: no devices");
+  for (Device* d : devices) {
+    ModuleContext ctx(*d, seed);
+    Replica r{d, make_model(ctx), nullptr, {}};
+    r.params = r.model->parameters();
+    r.opt = make_optimizer(r.params);
+    replicas_.push_back(std::move(r));
+  }
+  broadcast(0);
+}
+
+std::vector<DataParallel::Shard> DataParallel::shards(int n) const {
+  int R = size();
+  std::vector<Shard> s(static_cast<size_t>(R));
+  int begin = 0;
+  for (int r = 0; r < R; ++r) {
+    int c = n / R + (r < n % R ? 1 : 0);
+    s[size_t(r)] = {begin, c};
+    begin += c;
+  }
+  return s;
+}
+
+std::vector<Tensor> DataParallel::step(int64_t step_index, int n, const std::function<Tensor(int, const Shard&)>& loss) {
+  const int R = size();
+  auto sh = shards(n);
+  std::vector<Tensor> losses(static_cast<size_t>(R));
+  std::vector<double> weights(static_cast<size_t>(R), 0.0);
+  std::vector<bool> active(static_cast<size_t>(R), false);
+  for (int r = 0; r < R; ++r) {
+    Replica& rep = replicas_[size_t(r)];
+    rep.opt->zero_grad();   // idle replicas too: no stale gradient may reach their optimizer
+    if (sh[size_t(r)].count == 0) continue;
+    rep.model->set_step(R == 1 ? step_index : step_index * R + r);
+    Tensor l = loss(r, sh[size_t(r)]);
+    l.backward();
+    if (R > 1 && !rep.device->is_cpu()) rep.device->stream().submit();   // start it while the host records the next
+    losses[size_t(r)] = l;
+    weights[size_t(r)] = double(sh[size_t(r)].count) / n;
+    active[size_t(r)] = true;
+  }
+  if (R > 1) all_reduce_gradients(weights, active);
+  for (int r = 0; r < R; ++r)
+    if (active[size_t(r)] || R > 1) replicas_[size_t(r)].opt->step();   // idle replicas step too: same weights everywhere
+  if (R > 1)
+    for (auto& rep : replicas_)
+      if (!rep.device->is_cpu()) rep.device->stream().submit();
+  return losses;
+}
+
+void DataParallel::all_reduce_gradients(const std::vector<double>& weights, const std::vector<bool>& active) {
+  const int R = size();
+  const size_t P = replicas_[0].params.size();
+  std::vector<float> sum, g;
+  for (size_t i = 0; i < P; ++i) {
+    Tensor& p0 = *replicas_[0].params[i];
+    const size_t numel = size_t(p0.numel());
+    sum.assign(numel, 0.f);
+    bool any = false;
+    for (int r = 0; r < R; ++r) {
+      if (!active[size_t(r)]) continue;
+      Tensor gr = replicas_[size_t(r)].params[i]->grad();
+      if (!gr.defined()) continue;   // the parameter took no part in this replica's loss
+      g = gr.to_vector();
+      const float w = float(weights[size_t(r)]);
+      for (size_t k = 0; k < numel; ++k) sum[k] += w * g[k];
+      any = true;
+    }
+    if (!any) continue;
+    for (auto& rep : replicas_) {
+      Tensor& p = *rep.params[i];
+      Tensor gr = p.grad();
+      if (gr.defined()) gr.copy_from_host(sum.data(), numel * sizeof(float));
+      else p.set_grad(Tensor::from(sum, p.shape(), *rep.device));
+    }
+  }
+}
+
+void DataParallel::set_lr(float lr) {
+  for (auto& rep : replicas_) rep.opt->lr = lr;
+}
+
+void DataParallel::train(bool on) {
+  for (auto& rep : replicas_) rep.model->train(on);
+}
+
+void DataParallel::average_buffers() {
+  const int R = size();
+  if (R == 1) return;
+  auto b0 = replicas_[0].model->named_buffers();
+  for (size_t i = 0; i < b0.size(); ++i) {
+    if (b0[i].second->dtype() != DType::f32) continue;
+    std::vector<float> sum(size_t(b0[i].second->numel()), 0.f);
+    for (auto& rep : replicas_) {
+      auto v = rep.model->named_buffers()[i].second->to_vector();
+      for (size_t k = 0; k < sum.size(); ++k) sum[k] += v[k] / float(R);
+    }
+    for (auto& rep : replicas_) rep.model->named_buffers()[i].second->copy_from_host(sum.data(), sum.size() * sizeof(float));
+  }
+}
+
+void DataParallel::broadcast(int from) {
+  const int R = size();
+  if (R == 1) return;
+  Replica& src = replicas_[size_t(from)];
+  auto copy = [](const Tensor& a, Tensor& b) {
+    if (a.dtype() == DType::f32) {
+      auto v = a.to_vector();
+      b.copy_from_host(v.data(), v.size() * sizeof(float));
+    } else if (a.dtype() == DType::i32) {
+      auto v = a.to_ivector();
+      b.copy_from_host(v.data(), v.size() * sizeof(int32_t));
+    } else {
+      throw Error("DataParallel: cannot copy a " + std::string(dtype_name(a.dtype())) + " tensor between replicas");
+    }
+  };
+  auto sp = src.model->state_dict();
+  auto so = src.opt->state_dict();
+  for (int r = 0; r < R; ++r) {
+    if (r == from) continue;
+    Replica& dst = replicas_[size_t(r)];
+    auto dp = dst.model->state_dict();
+    for (auto& [name, t] : sp) copy(t, dp.at(name));
+    dst.opt->load_state_dict(so, src.opt->steps());   // copies across devices
+  }
+}
+
+}  // namespace vkwb::nn

@@ -1,0 +1,75 @@
+// Data-parallel training: replicas of one model (and of its optimizer) on several devices, each
+// training on a shard of every batch, with the gradients averaged between backward and the
+// optimizer step, so every replica takes the same step with the same weights (PyTorch's
+// DistributedDataParallel, in one process). The average goes through the host; the trainers'
+// models are small enough that it costs next to nothing next to a step.
+//
+// Why on one CPU: llvmpipe wakes its worker threads for every dispatch (~50 us on 2 cores, more
+// than most of a small net's kernels take). Replicas opened by Device::open_replicas run with the
+// pool off, each on its own queue thread: every core busy, no wake-ups (docs/PERFORMANCE.md).
+//
+// With one replica this is the plain training step on that device. Batch-norm statistics are
+// per shard (as in DDP without SyncBatchNorm); average_buffers() makes the running statistics
+// agree before evaluation and checkpoints. Replica r >= 1 of a stochastic layer draws its masks
+// at step r + R * step (set_step), replica 0 at R * step: one replica draws what it always did.
+#pragma once
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "nets/module.h"
+#include "nets/optim.h"
+
+namespace vkwb::nn {
+
+// What `--replicas auto` picks: one replica per core on a CPU driver (at most 8 and at most one
+// per sample of a batch of `batch`), else 1.
+int auto_replicas(const Device& dev, int batch);
+
+class DataParallel {
+ public:
+  using ModelFactory = std::function<ModulePtr(ModuleContext&)>;
+  using OptimizerFactory = std::function<std::unique_ptr<Optimizer>(std::vector<Tensor*>)>;
+  // Builds the model on every device with the same seed, then copies replica 0's parameters and
+  // buffers to the others (so the replicas agree even if an initialiser were device-dependent).
+  DataParallel(const std::vector<Device*>& devices, uint64_t seed, const ModelFactory& make_model,
+               const OptimizerFactory& make_optimizer);
+
+  int size() const { return int(replicas_.size()); }
+  Device& device(int r) const { return *replicas_[size_t(r)].device; }
+  Module& model(int r = 0) const { return *replicas_[size_t(r)].model; }
+  ModulePtr model_ptr(int r = 0) const { return replicas_[size_t(r)].model; }
+  Optimizer& optimizer(int r = 0) const { return *replicas_[size_t(r)].opt; }
+
+  // Rows [begin[r], begin[r] + count[r]) of a batch of n for each replica: as even as possible,
+  // the first replicas take the remainder; a replica with count 0 sits the step out.
+  struct Shard { int begin = 0, count = 0; };
+  std::vector<Shard> shards(int n) const;
+
+  // One training step on a batch of n rows. loss(r, shard) builds replica r's loss (a scalar,
+  // the mean over its shard) on device(r); the step backpropagates every replica's loss (each
+  // device works while the host records the next), averages the gradients weighted by shard
+  // size (the full batch's mean-loss gradient), and steps every optimizer. Returns each
+  // replica's loss tensor (undefined for an idle replica).
+  std::vector<Tensor> step(int64_t step_index, int n, const std::function<Tensor(int, const Shard&)>& loss);
+
+  void set_lr(float lr);
+  void train(bool on = true);
+  // Averages floating-point buffers (batch-norm running statistics) over the replicas.
+  void average_buffers();
+  // Copies replica `from`'s parameters and buffers to every other replica (after loading a
+  // checkpoint into it) and its optimizer state.
+  void broadcast(int from = 0);
+
+ private:
+  struct Replica {
+    Device* device;
+    ModulePtr model;
+    std::unique_ptr<Optimizer> opt;
+    std::vector<Tensor*> params;
+  };
+  void all_reduce_gradients(const std::vector<double>& weights, const std::vector<bool>& active);
+  std::vector<Replica> replicas_;
+};
+
+}  // namespace vkwb::nn

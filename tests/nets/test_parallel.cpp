@@ -1,0 +1,109 @@
+// Data-parallel replicas (nets/parallel.h): replica devices, and steps that equal one device's
+// step on the whole batch.
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+
+#include "engine/ops.h"
+#include "nets/models/models.h"
+#include "nets/parallel.h"
+#include "support/op_check.h"
+
+using namespace vkwb;
+using namespace vkwb::test;
+
+namespace {
+
+std::vector<float> flat(nn::Module& m) {
+  std::vector<float> all;
+  for (auto& [n, t] : m.named_parameters()) {
+    auto v = t->to_vector();
+    all.insert(all.end(), v.begin(), v.end());
+  }
+  return all;
+}
+
+// Trains `model` for a few steps of odd batch sizes on R replicas; returns replica 0's weights
+// and checks every replica holds the same ones.
+std::vector<float> train_steps(const std::string& model, const std::string& optimizer, int R) {
+  nn::models::ModelOptions mo;
+  mo.dropout = 0.f;
+  nn::DataParallel dp(Device::open_replicas(gpu(), R), 7, [&](nn::ModuleContext& ctx) { return nn::models::make_model(model, ctx, mo); },
+                      [&](std::vector<Tensor*> p) { return nn::make_optimizer(optimizer, std::move(p), 0.01f); });
+  BOOST_REQUIRE_EQUAL(dp.size(), R);
+  std::mt19937 g(11);
+  std::normal_distribution<float> nd;
+  for (int n : {7, 5, 1, 6}) {   // 4+3, 3+2, 1+idle, 3+3 on two replicas
+    std::vector<float> x(size_t(n) * 784);
+    std::vector<int32_t> y(static_cast<size_t>(n));
+    for (auto& v : x) v = nd(g);
+    for (auto& v : y) v = int32_t(g() % 10);
+    auto losses = dp.step(0, n, [&](int r, const nn::DataParallel::Shard& s) {
+      Device& d = dp.device(r);
+      Tensor xs = Tensor::from(std::span<const float>(x.data() + size_t(s.begin) * 784, size_t(s.count) * 784), {s.count, 1, 28, 28}, d);
+      Tensor ys = Tensor::from(std::span<const int32_t>(y.data() + s.begin, size_t(s.count)), {s.count}, d);
+      return cross_entropy(dp.model(r).forward(xs), ys);
+    });
+    BOOST_CHECK(losses[0].defined());
+    if (R == 2) BOOST_CHECK_EQUAL(losses[1].defined(), n > 1);   // an idle replica has no loss
+  }
+  std::vector<float> w0 = flat(dp.model(0));
+  for (int r = 1; r < R; ++r) BOOST_CHECK(flat(dp.model(r)) == w0);   // the same step everywhere, bit for bit
+  return w0;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(replica_devices_are_distinct_cached_and_usable) {
+  Device& base = gpu();
+  BOOST_CHECK(Device::open_replicas(base, 1) == std::vector<Device*>{&base});
+  BOOST_CHECK_THROW(Device::open_replicas(base, 0), Error);
+  BOOST_CHECK_THROW(Device::open_replicas(Device::cpu(), 2), Error);
+  auto reps = Device::open_replicas(base, 2);
+  BOOST_REQUIRE_EQUAL(reps.size(), 2u);
+  BOOST_CHECK(reps[0] != reps[1] && reps[0] != &base && reps[1] != &base);
+  BOOST_CHECK(Device::open_replicas(base, 2) == reps);   // opened once
+  BOOST_CHECK_EQUAL(reps[0]->name(), base.name());
+  // Each works on its own: the same op on both, and a tensor carried from one to the other.
+  Tensor a = Tensor::from(std::vector<float>{1, 2, 3}, {3}, *reps[0]);
+  Tensor b = add(a.to(*reps[1]), 1.f);
+  BOOST_CHECK(b.to_vector() == (std::vector<float>{2, 3, 4}));
+  BOOST_CHECK(add(a, a).to_vector() == (std::vector<float>{2, 4, 6}));
+}
+
+BOOST_AUTO_TEST_CASE(shards_split_a_batch_evenly) {
+  nn::DataParallel dp(Device::open_replicas(gpu(), 2), 1, [](nn::ModuleContext& ctx) { return nn::models::make_model("mlp", ctx, {}); },
+                      [](std::vector<Tensor*> p) { return nn::make_optimizer("sgd", std::move(p), 0.1f); });
+  auto s = dp.shards(7);
+  BOOST_CHECK(s[0].begin == 0 && s[0].count == 4 && s[1].begin == 4 && s[1].count == 3);
+  s = dp.shards(1);
+  BOOST_CHECK(s[0].count == 1 && s[1].count == 0);
+  // The replicas start from the same weights.
+  BOOST_CHECK(flat(dp.model(0)) == flat(dp.model(1)));
+}
+
+// Two replicas on half batches take the step one device takes on the whole batch: the averaged
+// gradient is the full batch's mean-loss gradient (up to float summation order).
+// (SGD and momentum: Adam divides by the root of tiny second moments, which magnifies rounding.)
+BOOST_AUTO_TEST_CASE(two_replicas_step_like_one_device_on_the_whole_batch) {
+  for (auto [model, optimizer] : {std::pair{"mlp", "sgd"}, std::pair{"lenet5", "momentum"}}) {
+    BOOST_TEST_CONTEXT(model << " " << optimizer) {
+      auto one = train_steps(model, optimizer, 1), two = train_steps(model, optimizer, 2);
+      BOOST_REQUIRE_EQUAL(one.size(), two.size());
+      double worst = 0, moved = 0;
+      auto init = [&] {
+        nn::ModuleContext ctx(gpu(), 7);
+        nn::models::ModelOptions mo;
+        mo.dropout = 0.f;
+        return flat(*nn::models::make_model(model, ctx, mo));
+      }();
+      for (size_t i = 0; i < one.size(); ++i) {
+        worst = std::max(worst, double(std::abs(one[i] - two[i])));
+        moved = std::max(moved, double(std::abs(one[i] - init[i])));
+      }
+      BOOST_TEST_MESSAGE(model << ": largest difference " << worst << ", largest move " << moved);
+      BOOST_CHECK_GT(moved, 1e-3);          // the steps did something
+      BOOST_CHECK_LT(worst, 2e-3 * moved);  // and the same thing
+    }
+  }
+}
