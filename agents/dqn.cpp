@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <span>
 
 #include "engine/autograd.h"
 #include "engine/ops.h"
@@ -30,17 +31,29 @@ Tensor elementwise_loss(const std::string& kind, const Tensor& q, const Tensor& 
 }  // namespace
 
 Dqn::Dqn(const DqnConfig& cfg, Device& dev, envs::ObsShape obs, int num_actions)
-    : cfg_(cfg), dev_(dev), obs_shape_(obs), num_actions_(num_actions),
+    : cfg_(cfg), obs_shape_(obs), num_actions_(num_actions),
       replay_rng_(derive_seed(cfg.seed, 4)) {
   validate(cfg_);
+  if (cfg_.replicas == 0) cfg_.replicas = nn::auto_replicas(dev, cfg_.batch_size);
   const QNetworkOptions qo{.obs = obs, .num_actions = num_actions, .kind = cfg.network, .hidden = cfg.hidden, .dueling = cfg.dueling};
-  nn::ModuleContext ctx(dev, derive_seed(cfg.seed, 0));
-  online_ = std::make_shared<QNetwork>(ctx, qo);
-  target_ = std::make_shared<QNetwork>(ctx, qo);
-  target_->load_state_dict(online_->state_dict());   // the target starts as a copy
-  for (auto* p : target_->parameters()) p->requires_grad_(false);
-  opt_ = make_dqn_optimizer(cfg, online_->parameters());
-  if (cfg.grad_clip > 0) opt_->clip_grad_norm(cfg.grad_clip);
+  dp_ = std::make_unique<nn::DataParallel>(
+      Device::open_replicas(dev, cfg_.replicas), derive_seed(cfg.seed, 0),
+      [&](nn::ModuleContext& ctx) { return std::make_shared<QNetwork>(ctx, qo); },
+      [&](std::vector<Tensor*> params) {
+        auto o = make_dqn_optimizer(cfg, std::move(params));
+        if (cfg.grad_clip > 0) o->clip_grad_norm(cfg.grad_clip);
+        return o;
+      });
+  for (int r = 0; r < dp_->size(); ++r) {
+    nn::ModuleContext ctx(dp_->device(r), derive_seed(cfg.seed, 1));
+    auto t = std::make_shared<QNetwork>(ctx, qo);
+    t->load_state_dict(dp_->model(r).state_dict());   // the target starts as a copy
+    for (auto* p : t->parameters()) p->requires_grad_(false);
+    targets_.push_back(t);
+  }
+  online_ = std::static_pointer_cast<QNetwork>(dp_->model_ptr(0));
+  target_ = targets_[0];
+  opt_ = &dp_->optimizer(0);
 
   rl::ReplayOptions ro;
   ro.capacity = cfg.replay_capacity;
@@ -60,8 +73,17 @@ Dqn::Dqn(const DqnConfig& cfg, Device& dev, envs::ObsShape obs, int num_actions)
   batch_.resize(cfg.batch_size, obs.size());
   actor_ = online_->make_host();
   obs_f_.resize(obs.size());
-  loss_sum_ = Tensor::zeros({1}, dev);
-  q_sum_ = Tensor::zeros({1}, dev);
+  reset_stats();
+}
+
+void Dqn::reset_stats() {
+  loss_sum_.clear();
+  q_sum_.clear();
+  for (int r = 0; r < dp_->size(); ++r) {
+    loss_sum_.push_back(Tensor::zeros({1}, dp_->device(r)));
+    q_sum_.push_back(Tensor::zeros({1}, dp_->device(r)));
+  }
+  stat_updates_ = 0;
 }
 
 // --- acting ------------------------------------------------------------------------------------
@@ -81,7 +103,7 @@ std::vector<float> Dqn::q_values(const uint8_t* obs) {
   std::vector<float> q(static_cast<size_t>(num_actions_));
   if (cfg_.actor == "device") {
     NoGradGuard ng;
-    Tensor x = Tensor::from(obs_f_, {1, obs_shape_.c, obs_shape_.h, obs_shape_.w}, dev_);
+    Tensor x = Tensor::from(obs_f_, {1, obs_shape_.c, obs_shape_.h, obs_shape_.w}, device());
     return online_->forward(x).to_vector();
   }
   if (actor_stale_) refresh_actor();
@@ -93,7 +115,7 @@ int Dqn::greedy_action(const uint8_t* obs) {
   if (cfg_.actor == "device") {
     for (size_t i = 0; i < obs_f_.size(); ++i) obs_f_[i] = float(obs[i]);
     NoGradGuard ng;
-    Tensor x = Tensor::from(obs_f_, {1, obs_shape_.c, obs_shape_.h, obs_shape_.w}, dev_);
+    Tensor x = Tensor::from(obs_f_, {1, obs_shape_.c, obs_shape_.h, obs_shape_.w}, device());
     return argmax(online_->forward(x), 1).to_ivector()[0];   // the one sync per greedy action
   }
   if (actor_stale_) refresh_actor();
@@ -110,9 +132,10 @@ void Dqn::store(const uint8_t* obs, int action, float reward, const uint8_t* nex
 
 int64_t Dqn::replay_size() const { return per_ ? per_->size() : replay_->size(); }
 
-Tensor Dqn::upload_obs(const std::vector<uint8_t>& obs, int batch) {
-  std::vector<float> f(obs.begin(), obs.end());
-  return Tensor::from(f, {batch, obs_shape_.c, obs_shape_.h, obs_shape_.w}, dev_);
+Tensor Dqn::upload_obs(const std::vector<uint8_t>& obs, int begin, int count, Device& dev) {
+  const size_t n = obs_shape_.size();
+  std::vector<float> f(obs.begin() + std::ptrdiff_t(size_t(begin) * n), obs.begin() + std::ptrdiff_t(size_t(begin + count) * n));
+  return Tensor::from(f, {count, obs_shape_.c, obs_shape_.h, obs_shape_.w}, dev);
 }
 
 void Dqn::train_step() {
@@ -120,56 +143,73 @@ void Dqn::train_step() {
   // --- sample ---------------------------------------------------------------------------------
   if (per_) per_->sample(B, replay_rng_, batch_, updates_);
   else replay_->sample(B, replay_rng_, batch_);
-  Tensor obs = upload_obs(batch_.obs, B);
-  Tensor next_obs = upload_obs(batch_.next_obs, B);
-  Tensor action = Tensor::from(batch_.action, {B, 1}, dev_);
-  Tensor reward = Tensor::from(batch_.reward, {B}, dev_);       // n-step discounted reward sum
-  Tensor done = Tensor::from(batch_.done, {B}, dev_);           // 1: the episode terminated
-  Tensor discount = Tensor::from(batch_.discount, {B}, dev_);   // gamma^k, k <= n steps taken
+  // Each replica learns from rows [s.begin, s.begin + s.count) of the batch; with one replica
+  // that is the whole batch on the one device.
+  const int R = dp_->size();
+  std::vector<Tensor> qs(static_cast<size_t>(R)), targets(static_cast<size_t>(R));
+  auto shards = dp_->shards(B);
+  dp_->step(updates_, B, [&](int r, const nn::DataParallel::Shard& s) {
+    Device& dev = dp_->device(r);
+    QNetwork& online = static_cast<QNetwork&>(dp_->model(r));
+    QNetwork& target = *targets_[size_t(r)];
+    const int n = s.count;
+    auto rows = [&](const auto& v) { return std::span(v.data() + s.begin, size_t(n)); };
+    Tensor obs = upload_obs(batch_.obs, s.begin, n, dev);
+    Tensor next_obs = upload_obs(batch_.next_obs, s.begin, n, dev);
+    Tensor action = Tensor::from(rows(batch_.action), {n, 1}, dev);
+    Tensor reward = Tensor::from(rows(batch_.reward), {n}, dev);       // n-step discounted reward sum
+    Tensor done = Tensor::from(rows(batch_.done), {n}, dev);           // 1: the episode terminated
+    Tensor discount = Tensor::from(rows(batch_.discount), {n}, dev);   // gamma^k, k <= n steps taken
 
-  // --- target (no gradient) -------------------------------------------------------------------
-  Tensor td_target;
-  {
-    NoGradGuard no_grad;
-    Tensor q_next = target_->forward(next_obs);   // [B, A]
-    Tensor next_value;
-    if (cfg_.double_q) {
-      // Double DQN: the online network chooses a', the target network evaluates it.
-      Tensor a_star = argmax(online_->forward(next_obs), 1, /*keepdim=*/true);
-      next_value = gather(q_next, 1, a_star).reshape({B});
-    } else {
-      next_value = max(q_next, 1);
+    // --- target (no gradient) -----------------------------------------------------------------
+    Tensor td_target;
+    {
+      NoGradGuard no_grad;
+      Tensor q_next = target.forward(next_obs);   // [n, A]
+      Tensor next_value;
+      if (cfg_.double_q) {
+        // Double DQN: the online network chooses a', the target network evaluates it.
+        Tensor a_star = argmax(online.forward(next_obs), 1, /*keepdim=*/true);
+        next_value = gather(q_next, 1, a_star).reshape({n});
+      } else {
+        next_value = max(q_next, 1);
+      }
+      // No bootstrap past a terminal state: (1 - done) masks it. Truncated episodes do bootstrap.
+      td_target = add(reward, mul(mul(discount, affine(done, -1.f, 1.f)), next_value));
     }
-    // No bootstrap past a terminal state: (1 - done) masks it. Truncated episodes do bootstrap.
-    td_target = add(reward, mul(mul(discount, affine(done, -1.f, 1.f)), next_value));
-  }
 
-  // --- loss -----------------------------------------------------------------------------------
-  Tensor q = gather(online_->forward(obs), 1, action).reshape({B});   // Q(s, a)
-  Tensor loss;
-  if (per_) {
-    // Importance-sampling weights correct for the non-uniform sampling.
-    Tensor weight = Tensor::from(batch_.weight, {B}, dev_);
-    loss = mean(mul(elementwise_loss(cfg_.loss, q, td_target), weight));
-  } else {
-    loss = cfg_.loss == "mse" ? mse_loss(q, td_target) : huber_loss(q, td_target);
-  }
-
-  // --- step -----------------------------------------------------------------------------------
-  opt_->zero_grad();
-  loss.backward();
-  opt_->step();
-  ++updates_;
-  {
-    NoGradGuard no_grad;
-    loss_sum_ = add(loss_sum_, loss.reshape({1}));
-    q_sum_ = add(q_sum_, mean(q.detach()).reshape({1}));
-    ++stat_updates_;
+    // --- loss (the shard's mean; the replicas' gradients are averaged by shard size) ----------
+    Tensor q = gather(online.forward(obs), 1, action).reshape({n});   // Q(s, a)
+    Tensor loss;
     if (per_) {
-      // New priorities |TD error| must be in the tree before the next sample: this syncs.
-      std::vector<float> td = abs(sub(q.detach(), td_target)).to_vector();
-      per_->update_priorities(batch_.index, td);
+      // Importance-sampling weights correct for the non-uniform sampling.
+      Tensor weight = Tensor::from(rows(batch_.weight), {n}, dev);
+      loss = mean(mul(elementwise_loss(cfg_.loss, q, td_target), weight));
+    } else {
+      loss = cfg_.loss == "mse" ? mse_loss(q, td_target) : huber_loss(q, td_target);
     }
+    {
+      NoGradGuard no_grad;
+      const float share = float(n) / float(B);
+      loss_sum_[size_t(r)] = add(loss_sum_[size_t(r)], mul(loss.detach().reshape({1}), share));
+      q_sum_[size_t(r)] = add(q_sum_[size_t(r)], mul(mean(q.detach()).reshape({1}), share));
+    }
+    qs[size_t(r)] = q.detach();
+    targets[size_t(r)] = td_target;
+    return loss;
+  });
+  ++updates_;
+  ++stat_updates_;
+  if (per_) {
+    // New priorities |TD error| must be in the tree before the next sample: this syncs.
+    NoGradGuard no_grad;
+    std::vector<float> td;
+    for (int r = 0; r < R; ++r) {
+      if (shards[size_t(r)].count == 0) continue;
+      auto v = abs(sub(qs[size_t(r)], targets[size_t(r)])).to_vector();
+      td.insert(td.end(), v.begin(), v.end());
+    }
+    per_->update_priorities(batch_.index, td);
   }
 
   // --- sync target ----------------------------------------------------------------------------
@@ -182,11 +222,13 @@ void Dqn::train_step() {
 
 void Dqn::sync_target() {
   NoGradGuard no_grad;
-  auto src = online_->parameters();
-  auto dst = target_->parameters();
-  for (size_t i = 0; i < src.size(); ++i) {
-    if (cfg_.tau >= 1.f) copy_(*dst[i], *src[i]);
-    else copy_(*dst[i], add(mul(*src[i], cfg_.tau), mul(*dst[i], 1.f - cfg_.tau)));   // Polyak averaging
+  for (int r = 0; r < dp_->size(); ++r) {   // every replica from its own online copy: the same values
+    auto src = dp_->model(r).parameters();
+    auto dst = targets_[size_t(r)]->parameters();
+    for (size_t i = 0; i < src.size(); ++i) {
+      if (cfg_.tau >= 1.f) copy_(*dst[i], *src[i]);
+      else copy_(*dst[i], add(mul(*src[i], cfg_.tau), mul(*dst[i], 1.f - cfg_.tau)));   // Polyak averaging
+    }
   }
 }
 
@@ -194,14 +236,14 @@ DqnStats Dqn::take_stats() {
   DqnStats s;
   s.updates = stat_updates_;
   if (stat_updates_ > 0) {
-    s.loss = double(loss_sum_.item()) / double(stat_updates_);
-    s.q_mean = double(q_sum_.item()) / double(stat_updates_);
+    double l = 0, q = 0;
+    for (int r = 0; r < dp_->size(); ++r) l += loss_sum_[size_t(r)].item(), q += q_sum_[size_t(r)].item();
+    s.loss = l / double(stat_updates_);
+    s.q_mean = q / double(stat_updates_);
   } else {
     s.loss = s.q_mean = std::numeric_limits<double>::quiet_NaN();
   }
-  loss_sum_ = Tensor::zeros({1}, dev_);
-  q_sum_ = Tensor::zeros({1}, dev_);
-  stat_updates_ = 0;
+  reset_stats();
   return s;
 }
 
@@ -215,8 +257,13 @@ void Dqn::save(io::CheckpointData& ck) const {
   else replay_->save(ck, "replay/");
   auto rs = replay_rng_.state();
   ck.blobs["dqn/replay_rng"] = io::make_blob(std::vector<uint64_t>(rs.begin(), rs.end()));
-  ck.blobs["dqn/loss_sum"] = nn::tensor_blob(loss_sum_);
-  ck.blobs["dqn/q_sum"] = nn::tensor_blob(q_sum_);
+  // The statistics window, per replica (replica r >= 1 under "dqn/loss_sum/r"): a resumed run
+  // adds up the same numbers in the same order.
+  for (size_t r = 0; r < loss_sum_.size(); ++r) {
+    const std::string suffix = r == 0 ? "" : "/" + std::to_string(r);
+    ck.blobs["dqn/loss_sum" + suffix] = nn::tensor_blob(loss_sum_[r]);
+    ck.blobs["dqn/q_sum" + suffix] = nn::tensor_blob(q_sum_[r]);
+  }
   ck.meta["dqn"] = {{"updates", updates_}, {"stat_updates", stat_updates_}, {"actor_stale", actor_stale_}};
   // The host copy may lag the online weights (actor_sync_every > 1): store it as it is.
   for (size_t i = 0; i < actor_.num_layers(); ++i) {
@@ -230,13 +277,19 @@ void Dqn::load(const io::CheckpointData& ck) {
   nn::load_module(ck, "online/", *online_);
   nn::load_module(ck, "target/", *target_);
   nn::load_optimizer(ck, "optim/", *opt_);
+  dp_->broadcast(0);
+  for (size_t r = 1; r < targets_.size(); ++r) targets_[r]->load_state_dict(target_->state_dict());
   if (per_) per_->load(ck, "replay/");
   else replay_->load(ck, "replay/");
   auto rs = io::as_u64(io::get_blob(ck, "dqn/replay_rng"));
   if (rs.size() != 4) throw Error("checkpoint: bad replay RNG state");
   replay_rng_.set_state({rs[0], rs[1], rs[2], rs[3]});
-  loss_sum_ = nn::blob_tensor(io::get_blob(ck, "dqn/loss_sum"), dev_, "dqn/loss_sum");
-  q_sum_ = nn::blob_tensor(io::get_blob(ck, "dqn/q_sum"), dev_, "dqn/q_sum");
+  reset_stats();
+  for (int r = 0; r < dp_->size(); ++r) {
+    const std::string suffix = r == 0 ? "" : "/" + std::to_string(r);
+    loss_sum_[size_t(r)] = nn::blob_tensor(io::get_blob(ck, "dqn/loss_sum" + suffix), dp_->device(r), "dqn/loss_sum" + suffix);
+    q_sum_[size_t(r)] = nn::blob_tensor(io::get_blob(ck, "dqn/q_sum" + suffix), dp_->device(r), "dqn/q_sum" + suffix);
+  }
   const auto& m = ck.meta["dqn"];
   updates_ = m.at("updates").get<int64_t>();
   stat_updates_ = m.at("stat_updates").get<int64_t>();

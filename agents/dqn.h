@@ -17,6 +17,7 @@
 #include "nets/data/host_rng.h"
 #include "nets/io/checkpoint_file.h"
 #include "nets/optim.h"
+#include "nets/parallel.h"
 
 namespace vkwb::agents {
 
@@ -49,23 +50,28 @@ class Dqn {
   void save(io::CheckpointData& ck) const;
   void load(const io::CheckpointData& ck);
 
+  // Replica 0's networks and optimizer (what checkpoints hold; the others are kept equal).
   QNetwork& online() { return *online_; }
   QNetwork& target() { return *target_; }
   nn::Optimizer& optimizer() { return *opt_; }
   const DqnConfig& config() const { return cfg_; }
-  Device& device() { return dev_; }
+  Device& device() { return dp_->device(0); }
+  nn::DataParallel& replicas() { return *dp_; }
 
  private:
   void sync_target();
   void refresh_actor();
-  Tensor upload_obs(const std::vector<uint8_t>& obs, int batch);
+  Tensor upload_obs(const std::vector<uint8_t>& obs, int begin, int count, Device& dev);
 
   DqnConfig cfg_;
-  Device& dev_;
   envs::ObsShape obs_shape_;
   int num_actions_;
-  std::shared_ptr<QNetwork> online_, target_;
-  std::unique_ptr<nn::Optimizer> opt_;
+  // The online networks and optimizers, one per replica (cfg.replicas; one replica: the plain
+  // update on the device), and each replica's target network.
+  std::unique_ptr<nn::DataParallel> dp_;
+  std::vector<std::shared_ptr<QNetwork>> targets_;
+  std::shared_ptr<QNetwork> online_, target_;   // replica 0's
+  nn::Optimizer* opt_ = nullptr;
   std::unique_ptr<rl::ReplayBuffer> replay_;             // uniform replay ...
   std::unique_ptr<rl::PrioritizedReplayBuffer> per_;     // ... or prioritized
   rl::ReplayBatch batch_;
@@ -78,8 +84,10 @@ class Dqn {
   bool actor_stale_ = true;
   std::vector<float> obs_f_;
 
-  // Statistics accumulated on the device so that updates do not sync.
-  Tensor loss_sum_, q_sum_;
+  // Statistics accumulated on the devices so that updates do not sync: per replica, the sums of
+  // its shard's loss and mean Q weighted by the shard's share of the batch.
+  std::vector<Tensor> loss_sum_, q_sum_;
+  void reset_stats();
   int64_t stat_updates_ = 0;
 };
 

@@ -156,6 +156,7 @@ void validate(const DqnConfig& c) {
   need(c.n_step >= 1 && c.n_step <= 100, "n_step must be in [1, 100]");
   need(c.replay_capacity >= 2, "replay_capacity must be >= 2");
   need(c.batch_size >= 1, "batch_size must be >= 1");
+  need(c.replicas >= 0 && c.replicas <= c.batch_size, "replicas must be in [0, batch_size] (0: auto)");
   need(c.learning_starts >= 1, "learning_starts must be >= 1 (the replay buffer needs a transition to sample)");
   need(c.train_every >= 1, "train_every must be >= 1");
   need(c.eps_start >= 0 && c.eps_start <= 1 && c.eps_end >= 0 && c.eps_end <= 1, "eps_start and eps_end must be in [0, 1]");

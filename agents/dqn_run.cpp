@@ -159,6 +159,7 @@ DqnRunResult run_dqn(const DqnConfig& cfg_in, Device& dev, const DqnRunOptions& 
   if (opt.resume) {
     DqnConfig saved = config_from_json(run.read_config());
     saved.frames = cfg.frames;
+    if (cfg.replicas == 0) cfg.replicas = saved.replicas;   // auto: the run's own
     if (to_json(saved) != to_json(cfg))
       throw Error("--resume: the configuration differs from " + run.config_path() + " (only --frames may change)");
     if (auto path = run.latest_checkpoint()) {
@@ -172,6 +173,7 @@ DqnRunResult run_dqn(const DqnConfig& cfg_in, Device& dev, const DqnRunOptions& 
     }
   }
 
+  if (cfg.replicas == 0) cfg.replicas = nn::auto_replicas(dev, cfg.batch_size);   // config.json records the number
   Dqn agent(cfg, dev, env->observation_shape(), env->num_actions());
   LoopState st;
   HostRng act_rng(derive_seed(cfg.seed, 3));
@@ -199,7 +201,8 @@ DqnRunResult run_dqn(const DqnConfig& cfg_in, Device& dev, const DqnRunOptions& 
   result.start_frame = st.frame;
   result.checkpoint = ck_path;
   if (opt.verbose) {
-    std::printf("dqn: %s on %s, %s%s\n", cfg.env.c_str(), dev.name().c_str(),
+    std::printf("dqn: %s on %s%s, %s%s\n", cfg.env.c_str(), dev.name().c_str(),
+                cfg.replicas > 1 ? (" x " + std::to_string(cfg.replicas) + " replicas").c_str() : "",
                 opt.resume ? ("resuming at frame " + std::to_string(st.frame)).c_str() : "new run ",
                 opt.resume ? "" : run.path().c_str());
     std::printf("config:\n%s", describe(cfg).c_str());
@@ -208,9 +211,11 @@ DqnRunResult run_dqn(const DqnConfig& cfg_in, Device& dev, const DqnRunOptions& 
   }
 
   if (opt.resume) {
-    WarmUp w = warm_up_run(dev, run.path());
-    if (w.pipelines && opt.verbose)
-      std::printf("warm-up: %zu pipelines from %s/pipelines.txt in %.0f ms\n", w.pipelines, run.path().c_str(), w.ms), std::fflush(stdout);
+    for (int r = 0; r < agent.replicas().size(); ++r) {
+      WarmUp w = warm_up_run(agent.replicas().device(r), run.path());
+      if (w.pipelines && opt.verbose && r == 0)
+        std::printf("warm-up: %zu pipelines from %s/pipelines.txt in %.0f ms\n", w.pipelines, run.path().c_str(), w.ms), std::fflush(stdout);
+    }
   }
 
   auto save_checkpoint = [&]() {
@@ -225,7 +230,7 @@ DqnRunResult run_dqn(const DqnConfig& cfg_in, Device& dev, const DqnRunOptions& 
     const std::string path = run.checkpoint_path(st.frame);
     io::write_checkpoint(path, c);
     prune_checkpoints(run.checkpoints_dir(), cfg.keep_checkpoints);
-    save_run_manifest(dev, run.path());
+    save_run_manifest(agent.device(), run.path());
     result.checkpoint = path;
   };
 

@@ -70,8 +70,10 @@ static void register_bench(CLI::App& app) {
       ->capture_default_str()->check(CLI::IsMember({"auto", "fashion-mnist", "random"}));
   train->add_option("--data-dir", to->data_dir, "directory of the Fashion-MNIST IDX files (default: the Debian package's)");
   train->add_flag("--profile", to->profile, "per-kernel GPU time table (timestamps; replica 0's with --replicas)");
-  train->add_option("--replicas", to->replicas, "data-parallel replicas, each training on a shard of every batch (on a CPU driver: one per core, worker pool off)")
-      ->capture_default_str()->check(CLI::Range(1, 64));
+  train->add_option("--replicas", to->replicas,
+                    "data-parallel replicas, each training on a shard of every batch; 0: auto, as vkwb train (one per core on a "
+                    "CPU driver, each with the driver's worker pool off; else 1)")
+      ->capture_default_str()->check(CLI::Range(0, 64));
   train->callback([json, to] {
     Device& dev = open_device();
     const bench::TrainBenchOptions& o = *to;
@@ -115,6 +117,8 @@ static void register_bench(CLI::App& app) {
   dqn->add_option("--updates", dopt->updates, "updates per timed repetition")->capture_default_str();
   dqn->add_option("--reps", dopt->reps, "repetitions (median reported)")->capture_default_str();
   dqn->add_option("--optimizer", dopt->optimizer, "rmsprop or adam")->capture_default_str();
+  dqn->add_option("--replicas", dopt->replicas, "data-parallel learner replicas, each updating on a shard of the batch (on a CPU driver: one per core)")
+      ->capture_default_str()->check(CLI::Range(1, 32));
   dqn->callback([json, dopt] {
     setenv("LP_NUM_THREADS", "0", /*overwrite=*/0);   // as `vkwb dqn` does (see cmd_dqn.cpp)
     auto r = bench::bench_dqn(open_device(), *dopt);

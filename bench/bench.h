@@ -45,7 +45,7 @@ struct TrainBenchOptions {
   // random images and labels; "fashion-mnist" (an error when missing) or "random".
   std::string data = "auto";
   std::string data_dir;   // empty: the Debian package's directory
-  int replicas = 1;       // data-parallel replicas (Device::open_replicas, nets/parallel.h)
+  int replicas = 0;       // data-parallel replicas (nets/parallel.h); 0: auto, as `vkwb train` (nn::auto_replicas)
 };
 TrainBenchResult bench_train(Device& dev, const TrainBenchOptions& o);
 

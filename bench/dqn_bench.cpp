@@ -14,6 +14,7 @@
 #include "nets/data/host_rng.h"
 #include "nets/layers.h"
 #include "nets/optim.h"
+#include "nets/parallel.h"
 
 namespace vkwb::bench {
 
@@ -29,6 +30,10 @@ struct Net {
   std::shared_ptr<nn::Linear> fc1, fc2;
   Net(Device& dev, uint64_t seed) {
     nn::ModuleContext ctx(dev, seed);
+    build(ctx);
+  }
+  explicit Net(nn::ModuleContext& ctx) { build(ctx); }
+  void build(nn::ModuleContext& ctx) {
     conv = std::make_shared<nn::Conv2d>(ctx, nn::Conv2dOptions{.in = kC, .out = 16, .kernel = 3});
     fc1 = std::make_shared<nn::Linear>(ctx, 16 * 8 * 8, 128);
     fc2 = std::make_shared<nn::Linear>(ctx, 128, kA);
@@ -71,53 +76,77 @@ DqnBenchResult bench_dqn(Device& dev, const DqnBenchOptions& opt) {
     throw Error("bench dqn: optimizer must be rmsprop or adam, got '" + opt.optimizer + "'");
   if (opt.updates < 1 || opt.reps < 1 || opt.warmup < 0 || opt.latency_calls < 1)
     throw Error("bench dqn: updates, reps and latency_calls must be >= 1, warmup >= 0");
-  Net online(dev, 1), target(dev, 1);
-  target.seq->load_state_dict(online.seq->state_dict());
-  std::unique_ptr<nn::Optimizer> optim;
-  if (opt.optimizer == "adam") optim = std::make_unique<nn::Adam>(online.seq->parameters(), nn::AdamOptions{.lr = 2.5e-4f});
-  else optim = std::make_unique<nn::RMSprop>(online.seq->parameters(), nn::RMSpropOptions{.lr = 2.5e-4f, .alpha = 0.95f, .eps = 0.01f});
+  // The online network and its optimizer on each data-parallel replica (one: on `dev` itself),
+  // each replica with its own target network and its shard of every batch.
+  std::vector<std::shared_ptr<Net>> nets;
+  nn::DataParallel dp(Device::open_replicas(dev, opt.replicas), 1,
+                      [&](nn::ModuleContext& ctx) {
+                        nets.push_back(std::make_shared<Net>(ctx));
+                        return nn::ModulePtr(nets.back()->seq);
+                      },
+                      [&](std::vector<Tensor*> p) -> std::unique_ptr<nn::Optimizer> {
+                        if (opt.optimizer == "adam") return std::make_unique<nn::Adam>(std::move(p), nn::AdamOptions{.lr = 2.5e-4f});
+                        return std::make_unique<nn::RMSprop>(std::move(p), nn::RMSpropOptions{.lr = 2.5e-4f, .alpha = 0.95f, .eps = 0.01f});
+                      });
+  const int R = dp.size();
+  r.replicas = R;
+  Net& online = *nets[0];
+  Device& dev0 = dp.device(0);
+  std::vector<std::shared_ptr<Net>> targets;
+  for (int q = 0; q < R; ++q) {
+    targets.push_back(std::make_shared<Net>(dp.device(q), 1));
+    targets.back()->seq->load_state_dict(nets[size_t(q)]->seq->state_dict());
+  }
 
   struct Batch { Tensor s, a, r, s2, d; };
-  std::vector<Batch> batches;
+  std::vector<std::vector<Batch>> batches(static_cast<size_t>(R));   // [replica][batch]: its shard
   HostRng rng(0);
+  const auto shards = dp.shards(kB);
+  const size_t obs_size = size_t(kC) * kH * kW;
   for (int i = 0; i < 64; ++i) {
-    Batch b;
-    b.s = Tensor::from(binary(rng, size_t(kB) * kC * kH * kW, 0.1), {kB, kC, kH, kW}, dev);
-    b.s2 = Tensor::from(binary(rng, size_t(kB) * kC * kH * kW, 0.1), {kB, kC, kH, kW}, dev);
+    auto s = binary(rng, size_t(kB) * obs_size, 0.1), s2 = binary(rng, size_t(kB) * obs_size, 0.1);
     std::vector<int32_t> a(kB);
     for (auto& x : a) x = int32_t(rng.below(kA));
-    b.a = Tensor::from(a, {kB, 1}, dev);
     std::vector<float> rew(kB);
     for (auto& x : rew) x = float(rng.normal());
-    b.r = Tensor::from(rew, {kB}, dev);
-    b.d = Tensor::from(binary(rng, kB, 0.05), {kB}, dev);
-    batches.push_back(b);
+    auto d = binary(rng, kB, 0.05);
+    for (int q = 0; q < R; ++q) {
+      const int b0 = shards[size_t(q)].begin, n = shards[size_t(q)].count;
+      Device& dq = dp.device(q);
+      auto rows = [&](const auto& v, size_t width) { return std::span(v.data() + size_t(b0) * width, size_t(n) * width); };
+      batches[size_t(q)].push_back({Tensor::from(rows(s, obs_size), {n, kC, kH, kW}, dq), Tensor::from(rows(a, 1), {n, 1}, dq),
+                                    Tensor::from(rows(rew, 1), {n}, dq), Tensor::from(rows(s2, obs_size), {n, kC, kH, kW}, dq),
+                                    Tensor::from(rows(d, 1), {n}, dq)});
+    }
   }
   int step = 0;
   auto update = [&] {
-    const Batch& b = batches[size_t(step++ & 63)];
-    Tensor q = gather(online.seq->forward(b.s), 1, b.a).reshape({kB});
-    Tensor td_target;
-    {
-      NoGradGuard ng;
-      td_target = add(b.r, mul(mul(affine(b.d, -1.f, 1.f), max(target.seq->forward(b.s2), 1)), 0.99f));
-    }
-    Tensor loss = huber_loss(q, td_target);
-    optim->zero_grad();
-    loss.backward();
-    optim->step();
+    const int bi = step++ & 63;
+    dp.step(bi, kB, [&](int q, const nn::DataParallel::Shard& sh) {
+      const Batch& b = batches[size_t(q)][size_t(bi)];
+      Tensor qv = gather(nets[size_t(q)]->seq->forward(b.s), 1, b.a).reshape({sh.count});
+      Tensor td_target;
+      {
+        NoGradGuard ng;
+        td_target = add(b.r, mul(mul(affine(b.d, -1.f, 1.f), max(targets[size_t(q)]->seq->forward(b.s2), 1)), 0.99f));
+      }
+      return huber_loss(qv, td_target);
+    });
+  };
+  auto sync_all = [&] {
+    for (int q = 0; q < R; ++q) dp.device(q).sync();
   };
 
   for (int i = 0; i < opt.warmup; ++i) update();
-  dev.sync();
-  Stream& st = dev.stream();
+  sync_all();
+  Stream& st = dev0.stream();
   const bool profiling = st.profiling();
   for (int rep = 0; rep < opt.reps; ++rep) {
     const uint64_t d0 = st.dispatches(), s0 = st.submits();
     if (profiling) st.reset_timings();
     auto t0 = Clock::now();
     for (int i = 0; i < opt.updates; ++i) update();
-    dev.sync();
+    sync_all();
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     r.updates_per_sec_reps.push_back(opt.updates / secs);
     r.dispatches_per_update = double(st.dispatches() - d0) / opt.updates;
@@ -152,7 +181,7 @@ DqnBenchResult bench_dqn(Device& dev, const DqnBenchOptions& opt) {
     std::vector<double> us;
     for (int i = 0; i < 200; ++i) {
       update();   // what a refresh after an update waits for is part of the cost
-      dev.sync();
+      sync_all();
       auto t0 = Clock::now();
       fill_host(host, online);
       us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
@@ -162,7 +191,7 @@ DqnBenchResult bench_dqn(Device& dev, const DqnBenchOptions& opt) {
   {
     NoGradGuard ng;
     r.act_device_us = time_calls([&](const std::vector<float>& o) {
-      Tensor x = Tensor::from(o, {1, kC, kH, kW}, dev);
+      Tensor x = Tensor::from(o, {1, kC, kH, kW}, dev0);
       return argmax(online.seq->forward(x), 1).to_ivector()[0];
     });
     Device& cpu = Device::cpu();
@@ -212,11 +241,12 @@ std::string format(const DqnBenchResult& r) {
   std::string reps;
   for (double v : r.updates_per_sec_reps) reps += (reps.empty() ? "" : ", ") + std::to_string(int(v + 0.5));
   std::snprintf(buf, sizeof buf,
-                "dqn on %s: update step batch 32 (MinAtar net, %s): %.0f updates/s (reps %s; %.1f dispatches, "
-                "%.3f submits per update)\n"
+                "dqn on %s%s: update step batch 32 (MinAtar net, %s): %.0f updates/s (reps %s; %.1f dispatches, "
+                "%.3f submits per update%s)\n"
                 "action selection batch 1, median: host copy %.1f us, device %.1f us, CPU reference backend %.1f us; "
                 "host-copy refresh %.1f us\n",
-                r.device.c_str(), r.optimizer.c_str(), r.updates_per_sec, reps.c_str(), r.dispatches_per_update, r.submits_per_update,
+                r.device.c_str(), r.replicas > 1 ? (" x " + std::to_string(r.replicas) + " replicas").c_str() : "", r.optimizer.c_str(),
+                r.updates_per_sec, reps.c_str(), r.dispatches_per_update, r.submits_per_update, r.replicas > 1 ? " and replica" : "",
                 r.act_host_us, r.act_device_us, r.act_cpu_backend_us, r.host_refresh_us);
   std::string out = buf;
   for (auto& gm : r.gemms) {

@@ -2,9 +2,11 @@
 //  * updates/s of the DQN update step for the MinAtar Q-network (4x10x10 input, conv 16@3x3 ->
 //    FC 128 -> FC 6), batch 32, RMSprop (lr 2.5e-4, alpha 0.95, eps 0.01, not centered, like the
 //    PyTorch script), Huber loss, on 64 pre-built random binary batches already on the device
-//    (replay sampling not included);
+//    (replay sampling not included); with replicas > 1, each replica updates on its shard of the
+//    batch and the gradients are averaged (as agents::Dqn does with cfg.replicas);
 //  * batch-1 greedy action-selection latency (median us) three ways: HostQNet loops on a host copy
-//    of the weights (what the agent uses), the device forward + argmax + readback, and the engine's
+//    of the weights (what the agent uses), the device forward + argmax + readback (on replica 0's
+//    device), and the engine's
 //    CPU reference backend.
 // With VKWB_PROFILE=1 the per-kernel GPU time of the timed updates is returned as well.
 #pragma once
@@ -23,6 +25,7 @@ struct DqnBenchOptions {
   int latency_calls = 2000;   // batch-1 action selections per latency measurement
   std::string optimizer = "rmsprop";   // rmsprop or adam
   bool gemm_shapes = true;             // also time each GEMM shape of the update on its own
+  int replicas = 1;                    // data-parallel replicas of the learner (nets/parallel.h), each on a shard
 };
 
 // One GEMM of the update step, timed alone (median over repeated calls, synced).
@@ -35,6 +38,7 @@ struct GemmShapeTiming {
 
 struct DqnBenchResult {
   std::string device, optimizer;
+  int replicas = 1;
   double updates_per_sec = 0;            // median over reps
   std::vector<double> updates_per_sec_reps;
   double dispatches_per_update = 0;

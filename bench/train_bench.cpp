@@ -39,7 +39,7 @@ TrainBenchResult bench_train(Device& base, const TrainBenchOptions& o) {
   mo.in_channels = C;
   // One replica: the model on `base`. More: data-parallel replicas (nets/parallel.h), each
   // training on a shard of every batch; the figures are for the whole batch.
-  nn::DataParallel dp(Device::open_replicas(base, o.replicas), 0,
+  nn::DataParallel dp(Device::open_replicas(base, o.replicas > 0 ? o.replicas : nn::auto_replicas(base, batch)), 0,
                       [&](nn::ModuleContext& ctx) { return nn::models::make_model(model, ctx, mo); },
                       // the optimizer's default lr (adam: 1e-3)
                       [&](std::vector<Tensor*> p) { return nn::make_optimizer(o.optimizer, std::move(p), 0.f); });
@@ -156,8 +156,9 @@ TrainBenchResult bench_train(Device& base, const TrainBenchOptions& o) {
     dp.train(false);
     // Ten batches of 1000 (the test set, or random images), uploaded once; one pass to warm up,
     // then the median of three timed passes.
-    // With replicas, batch i goes to replica i % R; every replica's work is recorded and
-    // submitted before the host reads any predictions.
+    // With replicas, batch i goes to replica i % R, in rounds of R batches: each round's work is
+    // recorded and submitted on every replica before the host reads its predictions (reading
+    // them frees the round's activations, so memory stays at one batch per replica).
     std::vector<Tensor> xi;
     for (int i = 0; i < 10; ++i) {
       std::vector<float> big(1000 * pixels);
@@ -168,12 +169,16 @@ TrainBenchResult bench_train(Device& base, const TrainBenchOptions& o) {
     int ib = 1000;
     auto pass = [&] {
       auto t1 = clk::now();
-      std::vector<Tensor> preds;
-      for (int i = 0; i < 10; ++i) {
-        for (int b = 0; b < 1000; b += ib) preds.push_back(argmax(dp.model(i % R).forward(xi[size_t(i)].slice(b, std::min(b + ib, 1000))), 1));
-        if (R > 1) dp.device(i % R).stream().submit();
+      for (int b = 0; b < 1000; b += ib) {
+        for (int i0 = 0; i0 < 10; i0 += R) {
+          std::vector<Tensor> preds;
+          for (int i = i0; i < std::min(10, i0 + R); ++i) {
+            preds.push_back(argmax(dp.model(i % R).forward(xi[size_t(i)].slice(b, std::min(b + ib, 1000))), 1));
+            if (R > 1) dp.device(i % R).stream().submit();
+          }
+          for (auto& p : preds) p.to_ivector();
+        }
       }
-      for (auto& p : preds) p.to_ivector();
       return 10 * 1000.0 / std::chrono::duration<double>(clk::now() - t1).count();
     };
     for (;;) {

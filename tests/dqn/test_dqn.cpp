@@ -56,6 +56,7 @@ DqnConfig tiny(const std::string& env = "catch") {
   c.log_every = 100;
   c.checkpoint_every = 0;
   c.gif_frames = 0;
+  c.replicas = 1;   // (the default) the tests that look inside the agent use its one device
   return c;
 }
 
@@ -278,6 +279,44 @@ BOOST_AUTO_TEST_CASE(hard_target_sync_copies_every_c_updates) {
   BOOST_TEST((flat(agent.online().parameters()) != synced));
 }
 
+// Two data-parallel replicas learn what one learns from the same batches (each replica on half
+// of every batch; gradients averaged): the same weights up to float summation order, the same
+// statistics, and both replicas (and their targets) in step.
+BOOST_AUTO_TEST_CASE(two_replicas_update_like_one) {
+  for (bool per : {false, true}) {
+    BOOST_TEST_CONTEXT("prioritized " << per) {
+      DqnConfig c = tiny();
+      c.target_every = 4;
+      c.double_q = true;
+      c.prioritized = per;
+      c.batch_size = 33;
+      auto env = envs::make_env(c.env);
+      Dqn one(c, test::gpu(), env->observation_shape(), env->num_actions());
+      c.replicas = 2;
+      Dqn two(c, test::gpu(), env->observation_shape(), env->num_actions());
+      BOOST_REQUIRE_EQUAL(two.replicas().size(), 2);
+      fill_replay(one, 100, 2);
+      fill_replay(two, 100, 2);
+      const auto start = flat(one.online().parameters());
+      BOOST_TEST((flat(two.online().parameters()) == start));
+      for (int u = 0; u < 10; ++u) one.train_step(), two.train_step();
+      const auto a = flat(one.online().parameters()), b = flat(two.online().parameters());
+      double worst = 0, moved = 0;
+      for (size_t i = 0; i < a.size(); ++i) {
+        worst = std::max(worst, double(std::abs(a[i] - b[i])));
+        moved = std::max(moved, double(std::abs(a[i] - start[i])));
+      }
+      BOOST_TEST(moved > 1e-4);
+      BOOST_TEST(worst < 1e-3 * moved, "largest difference " << worst << ", largest move " << moved);
+      BOOST_TEST((flat(two.replicas().model(1).parameters()) == b));   // replica 1 took the same steps
+      const auto sa = one.take_stats(), sb = two.take_stats();
+      BOOST_TEST(sa.updates == sb.updates);
+      BOOST_TEST(std::abs(sa.loss - sb.loss) < 1e-4 * std::max(1.0, std::abs(sa.loss)));
+      BOOST_TEST(std::abs(sa.q_mean - sb.q_mean) < 1e-4 * std::max(1.0, std::abs(sa.q_mean)));
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(soft_target_sync_is_polyak_averaging) {
   DqnConfig c = tiny();
   c.tau = 0.25f;
@@ -402,6 +441,7 @@ BOOST_AUTO_TEST_CASE(solves_catch) {
   c.eval_episodes = 30;
   c.gif_frames = 20;
   const DqnRunResult r = run_dqn(c, test::gpu(), {.out = tmp.run("catch"), .verbose = false});
+  BOOST_TEST(load_run_config(tmp.run("catch")).replicas == 1);
   BOOST_REQUIRE(!r.evals.empty());
   BOOST_TEST(r.evals.back().stats.mean >= 0.9, "evaluation mean return " << r.evals.back().stats.mean);
   BOOST_TEST(fs::file_size(r.evals.back().gif) > 0);
@@ -504,6 +544,18 @@ BOOST_AUTO_TEST_CASE(resume_continues_exactly_with_every_option) {
   c.tau = 0.5f;
   c.log_every = 70;
   check_resume("resume_all", c);
+}
+
+// Two data-parallel learner replicas: the resumed run is still exact, with every option.
+BOOST_AUTO_TEST_CASE(resume_continues_exactly_on_two_replicas) {
+  DqnConfig c = tiny();
+  c.frames = 600;
+  c.replicas = 2;
+  c.batch_size = 31;   // shards of 16 and 15
+  c.double_q = c.dueling = c.prioritized = true;
+  c.n_step = 3;
+  c.log_every = 70;
+  check_resume("resume_replicas", c);
 }
 
 BOOST_AUTO_TEST_CASE(corrupt_checkpoint_gives_a_clear_error_and_loses_nothing) {
