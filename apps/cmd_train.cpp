@@ -132,6 +132,7 @@ void register_train(CLI::App& app) {
         if (ch == '-') ch = '_';
       given.insert(key == "warmup" ? "warmup_epochs" : key);
     }
+    const bool auto_given = a->cfg.replicas == 0 && cmd->get_option("--replicas")->count() > 0;
     if (a->cfg.replicas == 0) given.erase("replicas");   // auto: the default (a resumed run keeps its own)
     if (!a->config_file.empty()) {
       // File values first, then every flag given on the command line wins.
@@ -143,6 +144,8 @@ void register_train(CLI::App& app) {
       for (auto& [k, v] : file.items())
         if (!cli.contains(k) && k != "warmup") throw Error("config file " + a->config_file + ": unknown option '" + k + "'");
       if (file.contains("warmup")) merged["warmup_epochs"] = file["warmup"];
+      if (merged.contains("replicas") && merged["replicas"] == "auto") merged["replicas"] = 0;
+      if (auto_given) merged["replicas"] = 0;   // --replicas auto on the command line wins too
       try {
         cfg = nn::TrainConfig::from_json(merged);
       } catch (const nlohmann::json::exception& e) {
@@ -155,6 +158,7 @@ void register_train(CLI::App& app) {
       for (auto& [k, v] : file.items()) given.insert(k == "warmup" ? "warmup_epochs" : k);
     }
     if (!given.count("replicas")) cfg.replicas = 0;   // auto, unless a flag or the config file says otherwise
+    if (cfg.replicas < 0) throw Error("replicas: expected a positive number or auto, got " + std::to_string(cfg.replicas));
     if (cfg.resume) {
       // A resumed run continues with its own config.json; flags given again must agree with it,
       // except the few that may change (nn::kResumableFields).
@@ -234,6 +238,7 @@ void register_eval(CLI::App& app) {
     cfg.quiet = true;
     cfg.limit_test = 0;
     Device& dev = open_device();
+    cfg.replicas = nn::auto_replicas(dev, cfg.batch);   // this machine's, not the training run's
     nn::ClassifierTrainer t(dev, cfg);
     t.load_model(*path);
     nn::TestResult r = t.test(*tta == "flip");

@@ -80,6 +80,8 @@ class Device {
   // n == 1; otherwise n further logical devices, each with its own queue. On a CPU driver each
   // replica runs its dispatches on its own queue thread with the driver's worker pool off, so n
   // replicas keep n cores busy without the pool's per-dispatch wake-ups. Opened once, cached.
+  // Opening one sets LP_NUM_THREADS for a moment (setenv): call it before the process starts
+  // threads of its own that read the environment.
   static std::vector<Device*> open_replicas(Device& base, int n);
   // Every Vulkan device plus the CPU backend; when Vulkan itself is unusable (no loader, no
   // driver) only the CPU backend, and `why` (if given) receives the reason.

@@ -4,6 +4,8 @@
 #include "engine/error.h"
 #include "engine/stream.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <thread>
 
@@ -11,7 +13,11 @@ namespace vkwb::nn {
 
 int auto_replicas(const Device& dev, int batch) {
   if (dev.is_cpu() || dev.info().type != "cpu") return 1;
-  int cores = int(std::thread::hardware_concurrency());
+  // The cores this process may run on (taskset, cpusets), not every online one.
+  int cores = 0;
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) cores = CPU_COUNT(&set);
+  if (cores < 1) cores = int(std::thread::hardware_concurrency());
   return std::clamp(std::min(cores, batch), 1, 8);
 }
 
@@ -109,12 +115,18 @@ void DataParallel::average_buffers() {
   auto b0 = replicas_[0].model->named_buffers();
   for (size_t i = 0; i < b0.size(); ++i) {
     if (b0[i].second->dtype() != DType::f32) continue;
-    std::vector<float> sum(size_t(b0[i].second->numel()), 0.f);
-    for (auto& rep : replicas_) {
-      auto v = rep.model->named_buffers()[i].second->to_vector();
-      for (size_t k = 0; k < sum.size(); ++k) sum[k] += v[k] / float(R);
+    std::vector<std::vector<float>> v;
+    for (auto& rep : replicas_) v.push_back(rep.model->named_buffers()[i].second->to_vector());
+    bool same = true;
+    for (int r = 1; r < R && same; ++r) same = v[size_t(r)] == v[0];
+    if (same) continue;   // already equal: leave them bit for bit
+    std::vector<float> mean(v[0].size());
+    for (size_t k = 0; k < mean.size(); ++k) {
+      double s = 0;
+      for (int r = 0; r < R; ++r) s += v[size_t(r)][k];
+      mean[k] = float(s / R);
     }
-    for (auto& rep : replicas_) rep.model->named_buffers()[i].second->copy_from_host(sum.data(), sum.size() * sizeof(float));
+    for (auto& rep : replicas_) rep.model->named_buffers()[i].second->copy_from_host(mean.data(), mean.size() * sizeof(float));
   }
 }
 

@@ -10,7 +10,7 @@
 //
 // With one replica this is the plain training step on that device. Batch-norm statistics are
 // per shard (as in DDP without SyncBatchNorm); average_buffers() makes the running statistics
-// agree before evaluation and checkpoints. Replica r >= 1 of a stochastic layer draws its masks
+// agree (their unweighted mean) before evaluation and checkpoints. Replica r >= 1 of a stochastic layer draws its masks
 // at step r + R * step (set_step), replica 0 at R * step: one replica draws what it always did.
 #pragma once
 #include <functional>
@@ -22,8 +22,8 @@
 
 namespace vkwb::nn {
 
-// What `--replicas auto` picks: one replica per core on a CPU driver (at most 8 and at most one
-// per sample of a batch of `batch`), else 1.
+// What `--replicas auto` picks: one replica per core this process may use (its CPU affinity) on
+// a CPU driver, at most 8 and at most one per sample of a batch of `batch`; else 1.
 int auto_replicas(const Device& dev, int batch);
 
 class DataParallel {

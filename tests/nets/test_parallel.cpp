@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "engine/ops.h"
+#include "nets/layers.h"
 #include "nets/models/models.h"
 #include "nets/parallel.h"
 #include "support/op_check.h"
@@ -106,4 +107,42 @@ BOOST_AUTO_TEST_CASE(two_replicas_step_like_one_device_on_the_whole_batch) {
       BOOST_CHECK_LT(worst, 2e-3 * moved);  // and the same thing
     }
   }
+}
+
+// Batch-norm running statistics are per shard; average_buffers() makes every replica hold their
+// mean (and leaves buffers that already agree untouched).
+BOOST_AUTO_TEST_CASE(average_buffers_makes_batch_norm_statistics_agree) {
+  nn::DataParallel dp(Device::open_replicas(gpu(), 2), 5,
+                      [](nn::ModuleContext& ctx) {
+                        return std::make_shared<nn::Sequential>(std::initializer_list<nn::ModulePtr>{
+                            std::make_shared<nn::Linear>(ctx, 6, 4), std::make_shared<nn::BatchNorm>(ctx, 4), nn::ReLU(),
+                            std::make_shared<nn::Linear>(ctx, 4, 3)});
+                      },
+                      [](std::vector<Tensor*> p) { return nn::make_optimizer("sgd", std::move(p), 0.1f); });
+  std::mt19937 g(3);
+  std::normal_distribution<float> nd(1.f, 2.f);
+  std::vector<float> x(5 * 6);
+  for (auto& v : x) v = nd(g);
+  std::vector<int32_t> y = {0, 1, 2, 1, 0};
+  dp.step(0, 5, [&](int r, const nn::DataParallel::Shard& s) {
+    Device& d = dp.device(r);
+    Tensor xs = Tensor::from(std::span<const float>(x.data() + size_t(s.begin) * 6, size_t(s.count) * 6), {s.count, 6}, d);
+    Tensor ys = Tensor::from(std::span<const int32_t>(y.data() + s.begin, size_t(s.count)), {s.count}, d);
+    return cross_entropy(dp.model(r).forward(xs), ys);
+  });
+  auto stats = [&](int r) {
+    std::vector<std::vector<float>> out;
+    for (auto& [name, t] : dp.model(r).named_buffers()) out.push_back(t->to_vector());
+    return out;
+  };
+  auto a = stats(0), b = stats(1);
+  BOOST_REQUIRE(!a.empty());
+  BOOST_CHECK(a[0] != b[0]);   // shards of 3 and 2 rows: different running means
+  dp.average_buffers();
+  auto a2 = stats(0), b2 = stats(1);
+  BOOST_CHECK(a2 == b2);
+  for (size_t i = 0; i < a.size(); ++i)
+    for (size_t k = 0; k < a[i].size(); ++k) BOOST_CHECK_CLOSE(a2[i][k] + 10.f, (a[i][k] + b[i][k]) / 2 + 10.f, 1e-4);
+  dp.average_buffers();
+  BOOST_CHECK(stats(0) == a2);   // agreeing buffers stay as they are
 }
