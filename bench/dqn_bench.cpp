@@ -133,12 +133,9 @@ DqnBenchResult bench_dqn(Device& dev, const DqnBenchOptions& opt) {
       return huber_loss(qv, td_target);
     });
   };
-  auto sync_all = [&] {
-    for (int q = 0; q < R; ++q) dp.device(q).sync();
-  };
 
   for (int i = 0; i < opt.warmup; ++i) update();
-  sync_all();
+  dp.sync();
   Stream& st = dev0.stream();
   const bool profiling = st.profiling();
   for (int rep = 0; rep < opt.reps; ++rep) {
@@ -146,7 +143,7 @@ DqnBenchResult bench_dqn(Device& dev, const DqnBenchOptions& opt) {
     if (profiling) st.reset_timings();
     auto t0 = Clock::now();
     for (int i = 0; i < opt.updates; ++i) update();
-    sync_all();
+    dp.sync();
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     r.updates_per_sec_reps.push_back(opt.updates / secs);
     r.dispatches_per_update = double(st.dispatches() - d0) / opt.updates;
@@ -181,7 +178,7 @@ DqnBenchResult bench_dqn(Device& dev, const DqnBenchOptions& opt) {
     std::vector<double> us;
     for (int i = 0; i < 200; ++i) {
       update();   // what a refresh after an update waits for is part of the cost
-      sync_all();
+      dp.sync();
       auto t0 = Clock::now();
       fill_host(host, online);
       us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());

@@ -108,15 +108,12 @@ TrainBenchResult bench_train(Device& base, const TrainBenchOptions& o) {
     });
     return losses[0];
   };
-  auto sync_all = [&] {
-    for (int r = 0; r < R; ++r) dp.device(r).sync();
-  };
   const size_t before = dev.is_cpu() ? 0 : dev.kernels().size();
   auto tf = clk::now();
   step(0).item();
   const double first_ms = 1e3 * std::chrono::duration<double>(clk::now() - tf).count();
   for (int i = 1; i < 20; ++i) step(i);
-  sync_all();
+  dp.sync();
   size_t pipelines = 0;
   double warm_ms = 0;
   if (!dev.is_cpu()) {
@@ -142,7 +139,7 @@ TrainBenchResult bench_train(Device& base, const TrainBenchOptions& o) {
     if (i % 50 == 49) last.item();
   }
   last.item();
-  sync_all();
+  dp.sync();
   double el = std::chrono::duration<double>(clk::now() - t0).count();
   TrainBenchResult r{model, batch, steps * double(batch) / el, 1e3 * el / steps, 0, peak_rss_mib(), "", real ? "fashion-mnist" : "random", 1000,
                      first_ms, pipelines, warm_ms, R};
@@ -174,7 +171,7 @@ TrainBenchResult bench_train(Device& base, const TrainBenchOptions& o) {
           std::vector<Tensor> preds;
           for (int i = i0; i < std::min(10, i0 + R); ++i) {
             preds.push_back(argmax(dp.model(i % R).forward(xi[size_t(i)].slice(b, std::min(b + ib, 1000))), 1));
-            if (R > 1) dp.device(i % R).stream().submit();
+            dp.flush(i % R);
           }
           for (auto& p : preds) p.to_ivector();
         }
@@ -188,7 +185,7 @@ TrainBenchResult bench_train(Device& base, const TrainBenchOptions& o) {
       } catch (const Error& e) {
         // A wide model's activations for 1000 images can exceed the device's binding limit.
         if (ib == 1 || std::string(e.what()).find("maxStorageBufferRange") == std::string::npos) throw;
-        sync_all();
+        dp.sync();
         ib = std::max(1, ib / 2);
       }
     }

@@ -50,8 +50,7 @@ std::vector<Tensor> DataParallel::step(int64_t step_index, int n, const std::fun
   const int R = size();
   auto sh = shards(n);
   std::vector<Tensor> losses(static_cast<size_t>(R));
-  std::vector<double> weights(static_cast<size_t>(R), 0.0);
-  std::vector<bool> active(static_cast<size_t>(R), false);
+  std::vector<double> weights(static_cast<size_t>(R), 0.0);   // 0: the replica sat this step out
   for (int r = 0; r < R; ++r) {
     Replica& rep = replicas_[size_t(r)];
     rep.opt->zero_grad();   // idle replicas too: no stale gradient may reach their optimizer
@@ -59,21 +58,28 @@ std::vector<Tensor> DataParallel::step(int64_t step_index, int n, const std::fun
     rep.model->set_step(R == 1 ? step_index : step_index * R + r);
     Tensor l = loss(r, sh[size_t(r)]);
     l.backward();
-    if (R > 1 && !rep.device->is_cpu()) rep.device->stream().submit();   // start it while the host records the next
+    flush(r);   // start it while the host records the next
     losses[size_t(r)] = l;
     weights[size_t(r)] = double(sh[size_t(r)].count) / n;
-    active[size_t(r)] = true;
   }
-  if (R > 1) all_reduce_gradients(weights, active);
-  for (int r = 0; r < R; ++r)
-    if (active[size_t(r)] || R > 1) replicas_[size_t(r)].opt->step();   // idle replicas step too: same weights everywhere
-  if (R > 1)
-    for (auto& rep : replicas_)
-      if (!rep.device->is_cpu()) rep.device->stream().submit();
+  if (R > 1) all_reduce_gradients(weights);
+  for (int r = 0; r < R; ++r) {
+    replicas_[size_t(r)].opt->step();   // idle replicas step too: the same weights everywhere
+    flush(r);
+  }
   return losses;
 }
 
-void DataParallel::all_reduce_gradients(const std::vector<double>& weights, const std::vector<bool>& active) {
+void DataParallel::flush(int r) {
+  Device& d = *replicas_[size_t(r)].device;
+  if (size() > 1 && !d.is_cpu()) d.stream().submit();
+}
+
+void DataParallel::sync() {
+  for (auto& rep : replicas_) rep.device->sync();
+}
+
+void DataParallel::all_reduce_gradients(const std::vector<double>& weights) {
   const int R = size();
   const size_t P = replicas_[0].params.size();
   std::vector<float> sum, g;
@@ -83,7 +89,7 @@ void DataParallel::all_reduce_gradients(const std::vector<double>& weights, cons
     sum.assign(numel, 0.f);
     bool any = false;
     for (int r = 0; r < R; ++r) {
-      if (!active[size_t(r)]) continue;
+      if (weights[size_t(r)] == 0) continue;
       Tensor gr = replicas_[size_t(r)].params[i]->grad();
       if (!gr.defined()) continue;   // the parameter took no part in this replica's loss
       g = gr.to_vector();
@@ -112,11 +118,12 @@ void DataParallel::train(bool on) {
 void DataParallel::average_buffers() {
   const int R = size();
   if (R == 1) return;
-  auto b0 = replicas_[0].model->named_buffers();
-  for (size_t i = 0; i < b0.size(); ++i) {
-    if (b0[i].second->dtype() != DType::f32) continue;
+  std::vector<std::vector<std::pair<std::string, Tensor*>>> bufs;
+  for (auto& rep : replicas_) bufs.push_back(rep.model->named_buffers());
+  for (size_t i = 0; i < bufs[0].size(); ++i) {
+    if (bufs[0][i].second->dtype() != DType::f32) continue;
     std::vector<std::vector<float>> v;
-    for (auto& rep : replicas_) v.push_back(rep.model->named_buffers()[i].second->to_vector());
+    for (auto& b : bufs) v.push_back(b[i].second->to_vector());
     bool same = true;
     for (int r = 1; r < R && same; ++r) same = v[size_t(r)] == v[0];
     if (same) continue;   // already equal: leave them bit for bit
@@ -126,7 +133,7 @@ void DataParallel::average_buffers() {
       for (int r = 0; r < R; ++r) s += v[size_t(r)][k];
       mean[k] = float(s / R);
     }
-    for (auto& rep : replicas_) rep.model->named_buffers()[i].second->copy_from_host(mean.data(), mean.size() * sizeof(float));
+    for (auto& b : bufs) b[i].second->copy_from_host(mean.data(), mean.size() * sizeof(float));
   }
 }
 
@@ -134,25 +141,12 @@ void DataParallel::broadcast(int from) {
   const int R = size();
   if (R == 1) return;
   Replica& src = replicas_[size_t(from)];
-  auto copy = [](const Tensor& a, Tensor& b) {
-    if (a.dtype() == DType::f32) {
-      auto v = a.to_vector();
-      b.copy_from_host(v.data(), v.size() * sizeof(float));
-    } else if (a.dtype() == DType::i32) {
-      auto v = a.to_ivector();
-      b.copy_from_host(v.data(), v.size() * sizeof(int32_t));
-    } else {
-      throw Error("DataParallel: cannot copy a " + std::string(dtype_name(a.dtype())) + " tensor between replicas");
-    }
-  };
   auto sp = src.model->state_dict();
   auto so = src.opt->state_dict();
   for (int r = 0; r < R; ++r) {
     if (r == from) continue;
-    Replica& dst = replicas_[size_t(r)];
-    auto dp = dst.model->state_dict();
-    for (auto& [name, t] : sp) copy(t, dp.at(name));
-    dst.opt->load_state_dict(so, src.opt->steps());   // copies across devices
+    replicas_[size_t(r)].model->load_state_dict(sp);   // both copy across devices
+    replicas_[size_t(r)].opt->load_state_dict(so, src.opt->steps());
   }
 }
 

@@ -53,6 +53,11 @@ class DataParallel {
   // replica's loss tensor (undefined for an idle replica).
   std::vector<Tensor> step(int64_t step_index, int n, const std::function<Tensor(int, const Shard&)>& loss);
 
+  // Submits replica r's recorded work without waiting (with one replica: nothing, its stream
+  // batches a whole step as before); sync() waits for every replica.
+  void flush(int r);
+  void sync();
+
   void set_lr(float lr);
   void train(bool on = true);
   // Averages floating-point buffers (batch-norm running statistics) over the replicas.
@@ -68,7 +73,7 @@ class DataParallel {
     std::unique_ptr<Optimizer> opt;
     std::vector<Tensor*> params;
   };
-  void all_reduce_gradients(const std::vector<double>& weights, const std::vector<bool>& active);
+  void all_reduce_gradients(const std::vector<double>& weights);   // weight 0: an idle replica
   std::vector<Replica> replicas_;
 };
 

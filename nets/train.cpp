@@ -8,7 +8,6 @@
 #include "engine/autograd.h"
 #include "engine/kernels.h"
 #include "engine/ops.h"
-#include "engine/stream.h"
 #include "nets/checkpoint.h"
 #include "nets/data/augment.h"
 #include "nets/data/cifar.h"
@@ -143,7 +142,7 @@ TestResult ClassifierTrainer::evaluate(const data::Dataset& ds, int max_n, bool 
     }
     loss_sums[size_t(q)] = add(loss_sums[size_t(q)], mul(cross_entropy(logits, y).reshape({1}), float(b)));
     preds.push_back(argmax(logits, 1));
-    if (R > 1 && !d.is_cpu()) d.stream().submit();
+    dp_->flush(q);
   }
   int64_t correct = 0, k = 0;
   for (auto& p : preds) {
