@@ -252,6 +252,7 @@ DqnStats Dqn::take_stats() {
 void Dqn::save(io::CheckpointData& ck) const {
   nn::save_module(ck, "online/", *online_);
   nn::save_module(ck, "target/", *target_);
+  dp_->gather_optimizer_state();   // replica 0 saves the state every replica kept for its shard
   nn::save_optimizer(ck, "optim/", *opt_);
   if (per_) per_->save(ck, "replay/");
   else replay_->save(ck, "replay/");

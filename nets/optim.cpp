@@ -1,5 +1,6 @@
 #include "nets/optim.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/autograd.h"
@@ -9,6 +10,20 @@ namespace vkwb::nn {
 Optimizer::Optimizer(std::vector<Tensor*> params, float lr_, std::string name) : lr(lr_), params_(std::move(params)), name_(std::move(name)) {
   if (params_.empty()) throw Error(name_ + ": no parameters to optimise");
   state_.resize(params_.size());
+}
+
+void Optimizer::set_shard(int index, int count) {
+  if (count < 1 || index < 0 || index >= count)
+    throw Error(name_ + ": shard " + std::to_string(index) + " of " + std::to_string(count));
+  shard_index_ = index;
+  shard_count_ = count;
+}
+
+std::pair<int64_t, int64_t> Optimizer::shard_range(int64_t n, int index, int count) {
+  constexpr int64_t kAlign = 64;
+  const int64_t blocks = (n + kAlign - 1) / kAlign;
+  auto start = [&](int i) { return std::min(n, kAlign * (i * (blocks / count) + std::min<int64_t>(i, blocks % count))); };
+  return {start(index), start(index + 1)};
 }
 
 void Optimizer::zero_grad() {
@@ -39,9 +54,22 @@ void Optimizer::step() {
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor g = params_[i]->grad();
     if (!g.defined()) continue;   // unused parameter this step
+    if (shard_count_ == 1) {
+      Tensor* st[3] = {nullptr, nullptr, nullptr};
+      for (int k = 0; k < nb; ++k) st[k] = &state_[i][k];
+      optim_update(s, *params_[i], g, st[0], st[1], st[2], &scale);
+      continue;
+    }
+    // This shard's elements: flat views of the parameter, its gradient and its state.
+    const int64_t n = params_[i]->numel();
+    auto [lo, hi] = shard_range(n, shard_index_, shard_count_);
+    if (lo == hi) continue;
+    auto part = [&](const Tensor& t) { return t.reshape({n}).slice(lo, hi); };
+    Tensor w = part(*params_[i]);
+    Tensor sv[3];
     Tensor* st[3] = {nullptr, nullptr, nullptr};
-    for (int k = 0; k < nb; ++k) st[k] = &state_[i][k];
-    optim_update(s, *params_[i], g, st[0], st[1], st[2], &scale);
+    for (int k = 0; k < nb; ++k) sv[k] = part(state_[i][k]), st[k] = &sv[k];
+    optim_update(s, w, part(g), st[0], st[1], st[2], &scale);
   }
 }
 

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/ops.h"
@@ -20,6 +21,16 @@ class Optimizer {
   void zero_grad();
   // Scales this step's gradients so their global L2 norm is at most max_norm (0: off).
   void clip_grad_norm(float max_norm) { clip_ = max_norm; }
+  // Sharded updates (data parallelism, nets/parallel.h): step() updates only shard `index` of
+  // `count` of every parameter and of its state: the elements shard_range() names. The gradient
+  // clipping norm is still taken over the whole gradients. Default: shard 0 of 1, everything.
+  void set_shard(int index, int count);
+  int shard_index() const { return shard_index_; }
+  int shard_count() const { return shard_count_; }
+  // Elements [first, second) of a tensor of n elements in shard `index` of `count`: contiguous
+  // chunks whose boundaries fall on multiples of 64 elements (256 bytes, so views of them keep
+  // every device's storage-buffer offset alignment and vec4 access), the first shards the longest.
+  static std::pair<int64_t, int64_t> shard_range(int64_t n, int index, int count);
   float lr = 0.01f;
   int64_t steps() const { return steps_; }
   const std::string& name() const { return name_; }
@@ -35,6 +46,7 @@ class Optimizer {
   std::vector<std::array<Tensor, 3>> state_;
   int64_t steps_ = 0;
   float clip_ = 0.f;
+  int shard_index_ = 0, shard_count_ = 1;
   std::string name_;
 };
 

@@ -7,6 +7,9 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <string>
 #include <thread>
 
 namespace vkwb::nn {
@@ -32,6 +35,14 @@ DataParallel::DataParallel(const std::vector<Device*>& devices, uint64_t seed, c
     replicas_.push_back(std::move(r));
   }
   broadcast(0);
+  const char* e = std::getenv("VKWB_SHARD_OPTIM");   // 0: every replica updates everything (for A/B runs)
+  shard_optimizer(replicas_.size() > 1 && !(e && std::string(e) == "0"));
+}
+
+void DataParallel::shard_optimizer(bool on) {
+  const int R = size();
+  sharded_ = on && R > 1;
+  for (int r = 0; r < R; ++r) replicas_[size_t(r)].opt->set_shard(sharded_ ? r : 0, sharded_ ? R : 1);
 }
 
 std::vector<DataParallel::Shard> DataParallel::shards(int n) const {
@@ -64,10 +75,52 @@ std::vector<Tensor> DataParallel::step(int64_t step_index, int n, const std::fun
   }
   if (R > 1) all_reduce_gradients(weights);
   for (int r = 0; r < R; ++r) {
-    replicas_[size_t(r)].opt->step();   // idle replicas step too: the same weights everywhere
+    replicas_[size_t(r)].opt->step();   // idle replicas step too (their shard, if sharded)
     flush(r);
   }
+  if (sharded_) all_gather_parameters();
   return losses;
+}
+
+// Elements [lo, hi) of src copied into dst (the same number of elements, another device).
+static void copy_elements(const Tensor& src, Tensor& dst, int64_t lo, int64_t hi) {
+  if (lo >= hi) return;
+  if (src.device().allocator().host_visible() && dst.device().allocator().host_visible()) {
+    const size_t es = dtype_size(src.dtype());   // both mapped: one memcpy (host_ptr waits for the devices)
+    std::memcpy(static_cast<char*>(dst.host_ptr()) + size_t(lo) * es, static_cast<const char*>(src.host_ptr()) + size_t(lo) * es,
+                size_t(hi - lo) * es);
+    return;
+  }
+  const int64_t n = src.numel();
+  std::vector<float> v = src.reshape({n}).slice(lo, hi).to_vector();
+  dst.reshape({n}).slice(lo, hi).copy_from_host(v.data(), v.size() * sizeof(float));
+}
+
+void DataParallel::all_gather_parameters() {
+  const int R = size();
+  for (size_t i = 0; i < replicas_[0].params.size(); ++i) {
+    const int64_t n = replicas_[0].params[i]->numel();
+    for (int r = 0; r < R; ++r) {
+      auto [lo, hi] = Optimizer::shard_range(n, r, R);
+      for (int q = 0; q < R; ++q)
+        if (q != r) copy_elements(*replicas_[size_t(r)].params[i], *replicas_[size_t(q)].params[i], lo, hi);
+    }
+  }
+}
+
+void DataParallel::gather_optimizer_state() {
+  const int R = size();
+  if (!sharded_) return;
+  auto s0 = replicas_[0].opt->state_dict();   // handles on replica 0's state tensors
+  for (int r = 1; r < R; ++r) {
+    auto sr = replicas_[size_t(r)].opt->state_dict();
+    for (auto& [key, t0] : s0) {
+      auto it = sr.find(key);
+      if (it == sr.end()) continue;
+      auto [lo, hi] = Optimizer::shard_range(t0.numel(), r, R);
+      copy_elements(it->second, t0, lo, hi);
+    }
+  }
 }
 
 void DataParallel::flush(int r) {
@@ -82,7 +135,12 @@ void DataParallel::sync() {
 void DataParallel::all_reduce_gradients(const std::vector<double>& weights) {
   const int R = size();
   const size_t P = replicas_[0].params.size();
-  std::vector<float> sum, g;
+  // Through mapped memory when every replica's is (CPU drivers): no staging copies, and the
+  // scratch vector outlives the step (a fresh 0.5 MB vector per tensor and step cost page faults).
+  bool mapped = true;
+  for (auto& rep : replicas_) mapped = mapped && rep.device->allocator().host_visible();
+  std::vector<float>& sum = reduce_scratch_;
+  std::vector<float> g;
   for (size_t i = 0; i < P; ++i) {
     Tensor& p0 = *replicas_[0].params[i];
     const size_t numel = size_t(p0.numel());
@@ -92,17 +150,24 @@ void DataParallel::all_reduce_gradients(const std::vector<double>& weights) {
       if (weights[size_t(r)] == 0) continue;
       Tensor gr = replicas_[size_t(r)].params[i]->grad();
       if (!gr.defined()) continue;   // the parameter took no part in this replica's loss
-      g = gr.to_vector();
+      const float* gp;
+      if (mapped && gr.dtype() == DType::f32) {
+        gp = static_cast<const float*>(gr.host_ptr());   // waits for that replica
+      } else {
+        g = gr.to_vector();
+        gp = g.data();
+      }
       const float w = float(weights[size_t(r)]);
-      for (size_t k = 0; k < numel; ++k) sum[k] += w * g[k];
+      for (size_t k = 0; k < numel; ++k) sum[k] += w * gp[k];
       any = true;
     }
     if (!any) continue;
     for (auto& rep : replicas_) {
       Tensor& p = *rep.params[i];
       Tensor gr = p.grad();
-      if (gr.defined()) gr.copy_from_host(sum.data(), numel * sizeof(float));
-      else p.set_grad(Tensor::from(sum, p.shape(), *rep.device));
+      if (!gr.defined()) p.set_grad(Tensor::from(sum, p.shape(), *rep.device));
+      else if (mapped && gr.dtype() == DType::f32) std::memcpy(gr.host_ptr(), sum.data(), numel * sizeof(float));
+      else gr.copy_from_host(sum.data(), numel * sizeof(float));
     }
   }
 }

@@ -216,6 +216,7 @@ void ClassifierTrainer::save_checkpoint(int epoch) {
                     {"val_acc", e.val_acc}, {"lr", e.lr}});
   ck.meta["history"] = hist;
   dp_->average_buffers();
+  dp_->gather_optimizer_state();   // replica 0 saves the state every replica kept for its shard
   save_module(ck, "model.", *model_);
   save_optimizer(ck, "optim.", *opt_);
   io::write_checkpoint(run.checkpoint_path(step_), ck);   // named by the step counter, as DQN runs

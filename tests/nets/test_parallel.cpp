@@ -26,12 +26,14 @@ std::vector<float> flat(nn::Module& m) {
 
 // Trains `model` for a few steps of odd batch sizes on R replicas; returns replica 0's weights
 // and checks every replica holds the same ones.
-std::vector<float> train_steps(const std::string& model, const std::string& optimizer, int R) {
+std::vector<float> train_steps(const std::string& model, const std::string& optimizer, int R, bool sharded = true) {
   nn::models::ModelOptions mo;
   mo.dropout = 0.f;
   nn::DataParallel dp(Device::open_replicas(gpu(), R), 7, [&](nn::ModuleContext& ctx) { return nn::models::make_model(model, ctx, mo); },
                       [&](std::vector<Tensor*> p) { return nn::make_optimizer(optimizer, std::move(p), 0.01f); });
   BOOST_REQUIRE_EQUAL(dp.size(), R);
+  BOOST_CHECK_EQUAL(dp.optimizer_sharded(), R > 1);   // the default
+  dp.shard_optimizer(sharded);
   std::mt19937 g(11);
   std::normal_distribution<float> nd;
   for (int n : {7, 5, 1, 6}) {   // 4+3, 3+2, 1+idle, 3+3 on two replicas
@@ -107,6 +109,37 @@ BOOST_AUTO_TEST_CASE(two_replicas_step_like_one_device_on_the_whole_batch) {
       BOOST_CHECK_LT(worst, 2e-3 * moved);  // and the same thing
     }
   }
+}
+
+// Shards of a tensor for a sharded optimizer: contiguous, covering it, on 64-element boundaries.
+BOOST_AUTO_TEST_CASE(optimizer_shards_cover_a_tensor_on_aligned_boundaries) {
+  for (int64_t n : {1, 6, 63, 64, 65, 130, 1000, 131200})
+    for (int count : {1, 2, 3, 5}) {
+      int64_t next = 0;
+      for (int i = 0; i < count; ++i) {
+        auto [lo, hi] = nn::Optimizer::shard_range(n, i, count);
+        BOOST_CHECK_EQUAL(lo, next);
+        BOOST_CHECK_LE(lo, hi);
+        BOOST_CHECK((lo % 64 == 0 || lo == n) && (hi % 64 == 0 || hi == n));
+        next = hi;
+      }
+      BOOST_CHECK_EQUAL(next, n);
+    }
+  auto [a0, a1] = nn::Optimizer::shard_range(1000, 0, 2);   // 16 blocks: 8 and 8
+  auto [b0, b1] = nn::Optimizer::shard_range(1000, 1, 2);
+  BOOST_CHECK(a0 == 0 && a1 == 512 && b0 == 512 && b1 == 1000);
+}
+
+// The sharded optimizer (each replica updates its shard, then the shards are exchanged) takes
+// bit for bit the step every replica would take updating everything, for every optimizer kind
+// with state, on two and on three replicas (shards of one 64-element block and empty ones too).
+BOOST_AUTO_TEST_CASE(sharded_optimizer_steps_exactly_like_the_unsharded_one) {
+  for (const char* optimizer : {"adam", "rmsprop_centered", "nesterov"})
+    for (int R : {2, 3}) {
+      BOOST_TEST_CONTEXT(optimizer << " on " << R << " replicas") {
+        BOOST_CHECK(train_steps("lenet5", optimizer, R, true) == train_steps("lenet5", optimizer, R, false));
+      }
+    }
 }
 
 // Batch-norm running statistics are per shard; average_buffers() makes every replica hold their
