@@ -20,7 +20,7 @@ for _ in $(seq "$rounds"); do
 done
 for cfg in "$@"; do
   IFS='|' read -r label _ _ <<< "$cfg"
-  sorted=$(tr ' ' '\n' <<< "${got[$label]}" | grep -v '^$' | sort -n | tr '\n' ' ')
-  median=$(tr ' ' '\n' <<< "${got[$label]}" | grep -E '^[0-9]+$' | sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}')
+  sorted=$(tr ' ' '\n' <<< "${got[$label]}" | grep -v '^$' | sort -n | tr '\n' ' ' || true)
+  median=$(tr ' ' '\n' <<< "${got[$label]}" | grep -E '^[0-9]+$' | sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}' || true)
   echo "$label: $sorted median ${median:-none}"
 done
