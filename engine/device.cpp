@@ -429,6 +429,7 @@ Device& Device::open(const DeviceOptions& opts) {
   else if (!o.name.empty()) key = "name:" + lower(o.name);
   else key = "best";
   if (o.replica > 0) key += ":replica" + std::to_string(o.replica) + ":threads" + std::to_string(o.driver_threads);
+  if (o.force_staging) key += ":staging";   // another allocator: another device object
   auto& slot = reg.open[key];
   if (!slot) slot = create_vulkan(o);
   return *slot;
