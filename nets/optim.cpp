@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "engine/autograd.h"
+#include "engine/device.h"
 
 namespace vkwb::nn {
 
@@ -64,7 +65,16 @@ void Optimizer::step() {
     const int64_t n = params_[i]->numel();
     auto [lo, hi] = shard_range(n, shard_index_, shard_count_);
     if (lo == hi) continue;
-    auto part = [&](const Tensor& t) { return t.reshape({n}).slice(lo, hi); };
+    auto part = [&](const Tensor& t) {
+      Tensor v = t.reshape({n}).slice(lo, hi);
+      // The kernel writes through these views: a binding the launcher would have to copy to an
+      // aligned buffer (engine/ops/launch.cpp) would lose the writes. 64-element shard bounds and
+      // the allocator's alignment rule that out; check it all the same.
+      const auto align = std::max<uint32_t>(1, v.device().info().min_storage_buffer_offset_alignment);
+      if (!v.device().is_cpu() && (v.impl()->storage->alloc.offset + v.impl()->offset) % align != 0)
+        throw Error(name_ + ": shard view of parameter " + std::to_string(i) + " is not on a storage-buffer boundary");
+      return v;
+    };
     Tensor w = part(*params_[i]);
     Tensor sv[3];
     Tensor* st[3] = {nullptr, nullptr, nullptr};

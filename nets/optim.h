@@ -21,6 +21,7 @@ class Optimizer {
   void zero_grad();
   // Scales this step's gradients so their global L2 norm is at most max_norm (0: off).
   void clip_grad_norm(float max_norm) { clip_ = max_norm; }
+  float max_grad_norm() const { return clip_; }
   // Sharded updates (data parallelism, nets/parallel.h): step() updates only shard `index` of
   // `count` of every parameter and of its state: the elements shard_range() names. The gradient
   // clipping norm is still taken over the whole gradients. Default: shard 0 of 1, everything.

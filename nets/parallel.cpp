@@ -41,6 +41,11 @@ DataParallel::DataParallel(const std::vector<Device*>& devices, uint64_t seed, c
 
 void DataParallel::shard_optimizer(bool on) {
   const int R = size();
+  // Leaving sharding after some steps: every replica needs the whole state, not just its shard.
+  if (sharded_ && !on && replicas_[0].opt->steps() > 0) {
+    gather_optimizer_state();
+    broadcast(0);
+  }
   sharded_ = on && R > 1;
   for (int r = 0; r < R; ++r) replicas_[size_t(r)].opt->set_shard(sharded_ ? r : 0, sharded_ ? R : 1);
 }
@@ -212,6 +217,9 @@ void DataParallel::broadcast(int from) {
     if (r == from) continue;
     replicas_[size_t(r)].model->load_state_dict(sp);   // both copy across devices
     replicas_[size_t(r)].opt->load_state_dict(so, src.opt->steps());
+    // The hyperparameters too: with sharding a replica's lr applies to its own shard of everyone's weights.
+    replicas_[size_t(r)].opt->lr = src.opt->lr;
+    replicas_[size_t(r)].opt->clip_grad_norm(src.opt->max_grad_norm());
   }
 }
 

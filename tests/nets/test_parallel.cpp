@@ -3,6 +3,9 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
+#include <cstdlib>
+#include <memory>
+#include <string>
 
 #include "engine/ops.h"
 #include "nets/layers.h"
@@ -34,7 +37,8 @@ std::vector<float> train_steps(const std::string& model, const std::string& opti
   nn::DataParallel dp(devices, 7, [&](nn::ModuleContext& ctx) { return nn::models::make_model(model, ctx, mo); },
                       [&](std::vector<Tensor*> p) { return nn::make_optimizer(optimizer, std::move(p), 0.01f); });
   BOOST_REQUIRE_EQUAL(dp.size(), R);
-  BOOST_CHECK_EQUAL(dp.optimizer_sharded(), R > 1);   // the default
+  const char* env = std::getenv("VKWB_SHARD_OPTIM");   // the A/B switch turns the default off
+  BOOST_CHECK_EQUAL(dp.optimizer_sharded(), R > 1 && !(env && std::string(env) == "0"));
   dp.shard_optimizer(sharded);
   std::mt19937 g(11);
   std::normal_distribution<float> nd;
@@ -158,6 +162,49 @@ BOOST_AUTO_TEST_CASE(sharded_optimizer_steps_exactly_like_the_unsharded_one) {
     BOOST_REQUIRE(!staged.back()->allocator().host_visible());
   }
   BOOST_CHECK(train_steps("lenet5", "adam", staged, true) == train_steps("lenet5", "adam", 2, true));
+}
+
+// Sharding really splits the work: after a step each replica's optimizer state is current on its
+// own shard only (zeros elsewhere); gather_optimizer_state() assembles in replica 0 the state an
+// unsharded optimizer holds, and switching sharding off mid-run hands every replica all of it.
+BOOST_AUTO_TEST_CASE(sharded_optimizer_state_lives_on_its_shard_and_gathers_whole) {
+  auto make = [](bool sharded) {
+    auto dp = std::make_unique<nn::DataParallel>(
+        Device::open_replicas(gpu(), 2), 3, [](nn::ModuleContext& ctx) { return nn::models::make_model("mlp", ctx, {}); },
+        [](std::vector<Tensor*> p) { return nn::make_optimizer("adam", std::move(p), 0.01f); });
+    dp->shard_optimizer(sharded);
+    dp->train(false);   // no dropout: both runs see the same gradients
+    std::vector<float> x(6 * 784);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = float(std::sin(0.37 * double(i)));
+    std::vector<int32_t> y = {1, 2, 3, 4, 5, 6};
+    dp->step(0, 6, [&](int r, const nn::DataParallel::Shard& s) {
+      Device& d = dp->device(r);
+      Tensor xs = Tensor::from(std::span<const float>(x.data() + size_t(s.begin) * 784, size_t(s.count) * 784), {s.count, 1, 28, 28}, d);
+      Tensor ys = Tensor::from(std::span<const int32_t>(y.data() + s.begin, size_t(s.count)), {s.count}, d);
+      return cross_entropy(dp->model(r).forward(xs), ys);
+    });
+    return dp;
+  };
+  auto sharded = make(true), full = make(false);
+  const std::string key = "0.0";   // Adam's first moment of the first parameter (the 784 x N weight)
+  auto m1 = sharded->optimizer(1).state_dict().at(key).to_vector();
+  const int64_t n = int64_t(m1.size());
+  auto [lo, hi] = nn::Optimizer::shard_range(n, 1, 2);
+  BOOST_REQUIRE(lo > 0 && hi == n);
+  auto nonzero = [](const std::vector<float>& v, int64_t a, int64_t b) {
+    int64_t c = 0;
+    for (int64_t i = a; i < b; ++i) c += v[size_t(i)] != 0.f;
+    return c;
+  };
+  BOOST_CHECK_EQUAL(nonzero(m1, 0, lo), 0);   // replica 1 never touched shard 0
+  BOOST_CHECK_GT(nonzero(m1, lo, hi), 0);     // but did update its own
+  auto want = full->optimizer(0).state_dict().at(key).to_vector();
+  BOOST_CHECK(sharded->optimizer(0).state_dict().at(key).to_vector() != want);   // replica 0: shard 0 only
+  sharded->gather_optimizer_state();
+  for (auto& [k, t] : full->optimizer(0).state_dict())
+    BOOST_CHECK_MESSAGE(sharded->optimizer(0).state_dict().at(k).to_vector() == t.to_vector(), "state " << k);
+  sharded->shard_optimizer(false);
+  BOOST_CHECK(sharded->optimizer(1).state_dict().at(key).to_vector() == want);
 }
 
 // Batch-norm running statistics are per shard; average_buffers() makes every replica hold their
