@@ -51,9 +51,10 @@ struct DqnConfig {
   int batch_size = 32;                   // transitions per update
   int replicas = 1;                      // data-parallel learner replicas, each on a shard of every batch
                                          // (nets/parallel.h); 0: one per core on a CPU driver, else 1.
-                                         // 1 is faster for the MinAtar net on lavapipe: its update is
-                                         // bound by parameter-sized work (weight-gradient stores, the
-                                         // optimizer) that every replica repeats (docs/PERFORMANCE.md)
+                                         // Two are not faster than 1 for the MinAtar net on lavapipe: its
+                                         // update is bound by work every replica repeats (the 131k
+                                         // weight-gradient stores, the target net, per-dispatch costs;
+                                         // the optimizer itself is sharded), docs/PERFORMANCE.md
   int64_t learning_starts = 5000;        // frames of uniformly random actions before learning
   int train_every = 1;                   // frames per gradient update
   float eps_start = 1.0f;                // epsilon when learning starts ...
@@ -114,7 +115,7 @@ void for_each_field(Config& c, F&& f) {
   f("double_q", c.double_q, "Double DQN");
   f("replay_capacity", c.replay_capacity, "replay buffer capacity");
   f("batch_size", c.batch_size, "batch size");
-  f("replicas", c.replicas, "data-parallel learner replicas, each on a shard of every batch (0: one per core on a CPU driver such as lavapipe, else 1; 1 is faster for the MinAtar net)");
+  f("replicas", c.replicas, "data-parallel learner replicas, each on a shard of every batch (0: one per core on a CPU driver such as lavapipe, else 1; two are not faster than one for the MinAtar net)");
   f("learning_starts", c.learning_starts, "random frames before learning");
   f("train_every", c.train_every, "frames per update");
   f("eps_start", c.eps_start, "epsilon at learning start");
