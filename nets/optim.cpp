@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "engine/autograd.h"
-#include "engine/device.h"
 
 namespace vkwb::nn {
 
@@ -55,26 +54,13 @@ void Optimizer::step() {
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor g = params_[i]->grad();
     if (!g.defined()) continue;   // unused parameter this step
-    if (shard_count_ == 1) {
-      Tensor* st[3] = {nullptr, nullptr, nullptr};
-      for (int k = 0; k < nb; ++k) st[k] = &state_[i][k];
-      optim_update(s, *params_[i], g, st[0], st[1], st[2], &scale);
-      continue;
-    }
-    // This shard's elements: flat views of the parameter, its gradient and its state.
+    // This shard's elements (all of them unsharded): flat views of the parameter, its gradient
+    // and its state, on 64-element boundaries (optim_update checks the views' alignment).
     const int64_t n = params_[i]->numel();
     auto [lo, hi] = shard_range(n, shard_index_, shard_count_);
     if (lo == hi) continue;
-    auto part = [&](const Tensor& t) {
-      Tensor v = t.reshape({n}).slice(lo, hi);
-      // The kernel writes through these views: a binding the launcher would have to copy to an
-      // aligned buffer (engine/ops/launch.cpp) would lose the writes. 64-element shard bounds and
-      // the allocator's alignment rule that out; check it all the same.
-      const auto align = std::max<uint32_t>(1, v.device().info().min_storage_buffer_offset_alignment);
-      if (!v.device().is_cpu() && (v.impl()->storage->alloc.offset + v.impl()->offset) % align != 0)
-        throw Error(name_ + ": shard view of parameter " + std::to_string(i) + " is not on a storage-buffer boundary");
-      return v;
-    };
+    const bool whole = lo == 0 && hi == n;
+    auto part = [&](const Tensor& t) { return whole ? t : t.reshape({n}).slice(lo, hi); };
     Tensor w = part(*params_[i]);
     Tensor sv[3];
     Tensor* st[3] = {nullptr, nullptr, nullptr};

@@ -59,6 +59,10 @@ KernelArg read_arg(const Tensor& t, int32_t& off, Texel kind) {
   return KernelArg(t);
 }
 
+bool storage_aligned(const Tensor& t) {
+  return byte_offset(t) % std::max<uint32_t>(1, t.device().info().min_storage_buffer_offset_alignment) == 0;
+}
+
 bool vec4_ok(const Tensor& t) {
   if (const char* e = std::getenv("VKWB_VEC4"); e && std::string(e) == "0") return false;
   return t.dtype() == DType::f32 && byte_offset(t) % 16 == 0;

@@ -47,6 +47,10 @@ bool texel_ok(const Tensor& t, Texel kind = Texel::f32);
 // and the binding starts on 16 bytes (drivers may align bindings to only 4). VKWB_VEC4=0 turns
 // vec4 access off (tests use it to run the float paths everywhere).
 bool vec4_ok(const Tensor& t);
+// True when t's storage binding starts on the device's minStorageBufferOffsetAlignment. Otherwise
+// launch() binds an aligned copy, which is right for inputs only: ops that write through a view
+// (the optimizer's in-place update) check this first.
+bool storage_aligned(const Tensor& t);
 // Index of t's first element in its block's view; throws when !texel_ok(t, kind).
 int32_t texel_index(const Tensor& t, Texel kind = Texel::f32);
 // The texel binding if texel_ok, else the storage buffer; `off` receives the texel index (or 0).

@@ -23,6 +23,9 @@ void optim_update(const OptimStep& s, Tensor& param, const Tensor& grad, Tensor*
     });
     return;
   }
+  // Updated in place: an unaligned view would be bound as a copy and the writes lost.
+  for (const Tensor* t : std::initializer_list<const Tensor*>{&param, s1, s2, s3})
+    if (t && !storage_aligned(*t)) throw Error("optimizer step: a parameter or state view off a storage-buffer boundary");
   Tensor one;   // optimizers pass their own scale tensor; this is for one-off calls
   const Tensor* scale = grad_scale;
   if (!scale) {
