@@ -1,11 +1,13 @@
 #include "agents/dqn.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <span>
 
 #include "engine/autograd.h"
 #include "engine/ops.h"
+#include "engine/stream.h"
 #include "nets/checkpoint.h"
 
 namespace vkwb::agents {
@@ -35,6 +37,8 @@ Dqn::Dqn(const DqnConfig& cfg, Device& dev, envs::ObsShape obs, int num_actions)
       replay_rng_(derive_seed(cfg.seed, 4)) {
   validate(cfg_);
   if (cfg_.replicas == 0) cfg_.replicas = nn::auto_replicas(dev, cfg_.batch_size);
+  if (cfg_.target_net == "auto") cfg_.target_net = dev.is_cpu() || dev.info().type == "cpu" ? "host" : "device";
+  host_target_ = cfg_.target_net == "host";
   const QNetworkOptions qo{.obs = obs, .num_actions = num_actions, .kind = cfg.network, .hidden = cfg.hidden, .dueling = cfg.dueling};
   dp_ = std::make_unique<nn::DataParallel>(
       Device::open_replicas(dev, cfg_.replicas), derive_seed(cfg.seed, 0),
@@ -72,6 +76,7 @@ Dqn::Dqn(const DqnConfig& cfg, Device& dev, envs::ObsShape obs, int num_actions)
   }
   batch_.resize(cfg.batch_size, obs.size());
   actor_ = online_->make_host();
+  if (host_target_) target_host_ = target_->make_host();
   obs_f_.resize(obs.size());
   reset_stats();
 }
@@ -138,6 +143,28 @@ Tensor Dqn::upload_obs(const std::vector<uint8_t>& obs, int begin, int count, De
   return Tensor::from(f, {count, obs_shape_.c, obs_shape_.h, obs_shape_.w}, dev);
 }
 
+// Q_target(s', .) of every sampled transition from the host copy of the target network, and the
+// TD target r + gamma^k (1 - done) max_a' Q_target(s', a') (the device path's formula, in the same
+// order; Double DQN picks a' with the online network on the device and uses q_next_host_ only).
+void Dqn::host_td_targets() {
+  if (target_host_stale_) {
+    target_->copy_weights(target_host_);   // waits for the device (once per target sync)
+    target_host_stale_ = false;
+  }
+  const int B = cfg_.batch_size, A = num_actions_;
+  const size_t n = obs_shape_.size();
+  q_next_host_.resize(size_t(B) * size_t(A));
+  td_host_.resize(size_t(B));
+  for (int i = 0; i < B; ++i) {
+    const uint8_t* o = batch_.next_obs.data() + size_t(i) * n;
+    for (size_t j = 0; j < n; ++j) obs_f_[j] = float(o[j]);
+    float* q = q_next_host_.data() + size_t(i) * size_t(A);
+    target_host_.forward(obs_f_.data(), q);
+    const float next_value = *std::max_element(q, q + A);
+    td_host_[size_t(i)] = batch_.reward[size_t(i)] + (batch_.discount[size_t(i)] * (1.f - batch_.done[size_t(i)])) * next_value;
+  }
+}
+
 void Dqn::train_step() {
   const int B = cfg_.batch_size;
   // --- sample ---------------------------------------------------------------------------------
@@ -148,6 +175,7 @@ void Dqn::train_step() {
   const int R = dp_->size();
   std::vector<Tensor> qs(static_cast<size_t>(R)), targets(static_cast<size_t>(R));
   auto shards = dp_->shards(B);
+  bool host_targets_done = false;
   dp_->step(updates_, B, [&](int r, const nn::DataParallel::Shard& s) {
     Device& dev = dp_->device(r);
     QNetwork& online = static_cast<QNetwork&>(dp_->model(r));
@@ -155,17 +183,30 @@ void Dqn::train_step() {
     const int n = s.count;
     auto rows = [&](const auto& v) { return std::span(v.data() + s.begin, size_t(n)); };
     Tensor obs = upload_obs(batch_.obs, s.begin, n, dev);
-    Tensor next_obs = upload_obs(batch_.next_obs, s.begin, n, dev);
     Tensor action = Tensor::from(rows(batch_.action), {n, 1}, dev);
-    Tensor reward = Tensor::from(rows(batch_.reward), {n}, dev);       // n-step discounted reward sum
-    Tensor done = Tensor::from(rows(batch_.done), {n}, dev);           // 1: the episode terminated
-    Tensor discount = Tensor::from(rows(batch_.discount), {n}, dev);   // gamma^k, k <= n steps taken
+
+    // --- Q(s, a) (recorded first: with the target on the host, the device runs it meanwhile) ---
+    Tensor q = gather(online.forward(obs), 1, action).reshape({n});
+    if (host_target_ && !host_targets_done) {   // once for the whole batch, on the first replica's turn
+      if (!dev.is_cpu()) dev.stream().submit();
+      host_td_targets();
+      host_targets_done = true;
+    }
 
     // --- target (no gradient) -----------------------------------------------------------------
     Tensor td_target;
-    {
+    if (host_target_ && !cfg_.double_q) {
+      td_target = Tensor::from(rows(td_host_), {n}, dev);
+    } else {
       NoGradGuard no_grad;
-      Tensor q_next = target.forward(next_obs);   // [n, A]
+      Tensor next_obs = upload_obs(batch_.next_obs, s.begin, n, dev);
+      Tensor reward = Tensor::from(rows(batch_.reward), {n}, dev);       // n-step discounted reward sum
+      Tensor done = Tensor::from(rows(batch_.done), {n}, dev);           // 1: the episode terminated
+      Tensor discount = Tensor::from(rows(batch_.discount), {n}, dev);   // gamma^k, k <= n steps taken
+      Tensor q_next = host_target_ ? Tensor::from(std::span(q_next_host_.data() + size_t(s.begin) * size_t(num_actions_),
+                                                            size_t(n) * size_t(num_actions_)),
+                                                  {n, num_actions_}, dev)
+                                   : target.forward(next_obs);   // [n, A]
       Tensor next_value;
       if (cfg_.double_q) {
         // Double DQN: the online network chooses a', the target network evaluates it.
@@ -179,7 +220,6 @@ void Dqn::train_step() {
     }
 
     // --- loss (the shard's mean; the replicas' gradients are averaged by shard size) ----------
-    Tensor q = gather(online.forward(obs), 1, action).reshape({n});   // Q(s, a)
     Tensor loss;
     if (per_) {
       // Importance-sampling weights correct for the non-uniform sampling.
@@ -222,6 +262,7 @@ void Dqn::train_step() {
 
 void Dqn::sync_target() {
   NoGradGuard no_grad;
+  target_host_stale_ = true;
   for (int r = 0; r < dp_->size(); ++r) {   // every replica from its own online copy: the same values
     auto src = dp_->model(r).parameters();
     auto dst = targets_[size_t(r)]->parameters();
@@ -277,6 +318,7 @@ void Dqn::load(const io::CheckpointData& ck) {
   if (!ck.meta.contains("dqn")) throw Error("checkpoint has no DQN state (is it from `vkwb dqn`?)");
   nn::load_module(ck, "online/", *online_);
   nn::load_module(ck, "target/", *target_);
+  target_host_stale_ = true;
   nn::load_optimizer(ck, "optim/", *opt_);
   dp_->broadcast(0);
   for (size_t r = 1; r < targets_.size(); ++r) targets_[r]->load_state_dict(target_->state_dict());

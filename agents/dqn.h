@@ -3,9 +3,11 @@
 // DqnConfig flags. The frame loop that drives it (act -> store -> train_step) is run_dqn in
 // agents/dqn_run.h; train_step reads top to bottom as sample -> target -> loss -> step -> sync.
 //
-// One device submission per update: train_step only records kernels. The host waits for the
-// device only to act greedily (the host copy of the online weights is refreshed lazily, right
-// before it is used), for prioritized replay's new priorities, and when statistics are read.
+// train_step only records kernels (with the TD target on the host, it submits the online forward
+// before computing the target, so that the device runs while the host works). The host waits for
+// the device only to act greedily (the host copy of the online weights is refreshed lazily, right
+// before it is used), after target syncs when the TD target is computed on the host (target_net),
+// for prioritized replay's new priorities, and when statistics are read.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -61,6 +63,7 @@ class Dqn {
  private:
   void sync_target();
   void refresh_actor();
+  void host_td_targets();
   Tensor upload_obs(const std::vector<uint8_t>& obs, int begin, int count, Device& dev);
 
   DqnConfig cfg_;
@@ -83,6 +86,13 @@ class Dqn {
   HostQNet actor_;
   bool actor_stale_ = true;
   std::vector<float> obs_f_;
+
+  // The TD target on the host (target_net = host): a copy of the target network's weights,
+  // refreshed lazily after every sync, and the batch's Q_target(s', .) and TD targets.
+  bool host_target_ = false;
+  HostQNet target_host_;
+  bool target_host_stale_ = true;
+  std::vector<float> q_next_host_, td_host_;
 
   // Statistics accumulated on the devices so that updates do not sync: per replica, the sums of
   // its shard's loss and mean Q weighted by the shard's share of the batch.

@@ -163,6 +163,8 @@ void validate(const DqnConfig& c) {
   need(c.eps_frames >= 0, "eps_frames must be >= 0");
   need(c.target_every >= 1, "target_every must be >= 1");
   need(c.tau > 0 && c.tau <= 1, "tau must be in (0, 1]");
+  need(c.target_net == "auto" || c.target_net == "host" || c.target_net == "device",
+       "target_net must be auto, host or device, got '" + c.target_net + "'");
   need(c.per_alpha >= 0, "per_alpha must be >= 0");
   need(c.per_beta0 >= 0 && c.per_beta0 <= 1, "per_beta0 must be in [0, 1]");
   need(c.per_beta_updates >= 1, "per_beta_updates must be >= 1");

@@ -62,6 +62,11 @@ struct DqnConfig {
   int64_t eps_frames = 100000;           // ... over this many frames after learning_starts
   int64_t target_every = 1000;           // updates between target-network syncs
   float tau = 1.0f;                      // target sync: target = tau * online + (1 - tau) * target (1: copy)
+  std::string target_net = "auto";       // where the target network's forward (the TD target) runs: host (a
+                                         // CPU copy of its weights, refreshed after every target sync, which
+                                         // then waits for the device), device, or auto: host on a CPU driver
+                                         // such as lavapipe, whose update runs on one core while the host
+                                         // thread would wait on the other; device elsewhere
   // --- prioritized replay (Schaul et al. 2016) ------------------------------------------------------
   bool prioritized = false;              // proportional prioritized replay instead of uniform
   double per_alpha = 0.6;                // priority exponent
@@ -123,6 +128,7 @@ void for_each_field(Config& c, F&& f) {
   f("eps_frames", c.eps_frames, "frames over which epsilon anneals");
   f("target_every", c.target_every, "updates between target syncs");
   f("tau", c.tau, "target sync rate (1: hard copy)");
+  f("target_net", c.target_net, "TD target's forward on host (CPU copy), device, or auto (host on a CPU driver)");
   f("prioritized", c.prioritized, "prioritized replay");
   f("per_alpha", c.per_alpha, "PER priority exponent");
   f("per_beta0", c.per_beta0, "PER initial importance-sampling exponent");

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <span>
 #include <tuple>
 
 #include "agents/host_q_net.h"
@@ -76,6 +77,10 @@ DqnBenchResult bench_dqn(Device& dev, const DqnBenchOptions& opt) {
     throw Error("bench dqn: optimizer must be rmsprop or adam, got '" + opt.optimizer + "'");
   if (opt.updates < 1 || opt.reps < 1 || opt.warmup < 0 || opt.latency_calls < 1)
     throw Error("bench dqn: updates, reps and latency_calls must be >= 1, warmup >= 0");
+  if (opt.target != "auto" && opt.target != "host" && opt.target != "device")
+    throw Error("bench dqn: target must be auto, host or device, got '" + opt.target + "'");
+  r.target = opt.target == "auto" ? (dev.is_cpu() || dev.info().type == "cpu" ? "host" : "device") : opt.target;
+  const bool host_target = r.target == "host";
   // The online network and its optimizer on each data-parallel replica (one: on `dev` itself),
   // each replica with its own target network and its shard of every batch.
   std::vector<std::shared_ptr<Net>> nets;
@@ -99,6 +104,8 @@ DqnBenchResult bench_dqn(Device& dev, const DqnBenchOptions& opt) {
   }
 
   struct Batch { Tensor s, a, r, s2, d; };
+  struct HostBatch { std::vector<float> s2, r, d; };   // what the host target needs
+  std::vector<HostBatch> host_batches;
   std::vector<std::vector<Batch>> batches(static_cast<size_t>(R));   // [replica][batch]: its shard
   HostRng rng(0);
   const auto shards = dp.shards(kB);
@@ -110,6 +117,7 @@ DqnBenchResult bench_dqn(Device& dev, const DqnBenchOptions& opt) {
     std::vector<float> rew(kB);
     for (auto& x : rew) x = float(rng.normal());
     auto d = binary(rng, kB, 0.05);
+    host_batches.push_back({s2, rew, d});
     for (int q = 0; q < R; ++q) {
       const int b0 = shards[size_t(q)].begin, n = shards[size_t(q)].count;
       Device& dq = dp.device(q);
@@ -119,14 +127,31 @@ DqnBenchResult bench_dqn(Device& dev, const DqnBenchOptions& opt) {
                                     Tensor::from(rows(d, 1), {n}, dq)});
     }
   }
+  // The host copy of the target network (its weights never change here: no target syncs).
+  agents::HostQNet host_target_net;
+  host_target_net.add_conv(kC, kH, kW, 16, 3, 0);
+  host_target_net.add_linear(1, 16 * 8 * 8, 128, true);
+  host_target_net.add_linear(1, 128, kA, false);
+  if (host_target) fill_host(host_target_net, *targets[0]);
+  std::vector<float> td_host(kB), q_host(kA);
   int step = 0;
   auto update = [&] {
     const int bi = step++ & 63;
+    if (host_target) {
+      const HostBatch& hb = host_batches[size_t(bi)];
+      for (int i = 0; i < kB; ++i) {
+        host_target_net.forward(hb.s2.data() + size_t(i) * obs_size, q_host.data());
+        const float next = *std::max_element(q_host.begin(), q_host.end());
+        td_host[size_t(i)] = hb.r[size_t(i)] + (1.f - hb.d[size_t(i)]) * next * 0.99f;
+      }
+    }
     dp.step(bi, kB, [&](int q, const nn::DataParallel::Shard& sh) {
       const Batch& b = batches[size_t(q)][size_t(bi)];
       Tensor qv = gather(nets[size_t(q)]->seq->forward(b.s), 1, b.a).reshape({sh.count});
       Tensor td_target;
-      {
+      if (host_target) {
+        td_target = Tensor::from(std::span(td_host.data() + sh.begin, size_t(sh.count)), {sh.count}, dp.device(q));
+      } else {
         NoGradGuard ng;
         td_target = add(b.r, mul(mul(affine(b.d, -1.f, 1.f), max(targets[size_t(q)]->seq->forward(b.s2), 1)), 0.99f));
       }
@@ -238,12 +263,12 @@ std::string format(const DqnBenchResult& r) {
   std::string reps;
   for (double v : r.updates_per_sec_reps) reps += (reps.empty() ? "" : ", ") + std::to_string(int(v + 0.5));
   std::snprintf(buf, sizeof buf,
-                "dqn on %s%s: update step batch 32 (MinAtar net, %s): %.0f updates/s (reps %s; %.1f dispatches, "
+                "dqn on %s%s: update step batch 32 (MinAtar net, %s, target net on the %s): %.0f updates/s (reps %s; %.1f dispatches, "
                 "%.3f submits per update%s)\n"
                 "action selection batch 1, median: host copy %.1f us, device %.1f us, CPU reference backend %.1f us; "
                 "host-copy refresh %.1f us\n",
                 r.device.c_str(), r.replicas > 1 ? (" x " + std::to_string(r.replicas) + " replicas").c_str() : "", r.optimizer.c_str(),
-                r.updates_per_sec, reps.c_str(), r.dispatches_per_update, r.submits_per_update, r.replicas > 1 ? " and replica" : "",
+                r.target.c_str(), r.updates_per_sec, reps.c_str(), r.dispatches_per_update, r.submits_per_update, r.replicas > 1 ? " and replica" : "",
                 r.act_host_us, r.act_device_us, r.act_cpu_backend_us, r.host_refresh_us);
   std::string out = buf;
   for (auto& gm : r.gemms) {

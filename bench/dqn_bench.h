@@ -3,7 +3,9 @@
 //    FC 128 -> FC 6), batch 32, RMSprop (lr 2.5e-4, alpha 0.95, eps 0.01, not centered, like the
 //    PyTorch script), Huber loss, on 64 pre-built random binary batches already on the device
 //    (replay sampling not included); with replicas > 1, each replica updates on its shard of the
-//    batch and the gradients are averaged (as agents::Dqn does with cfg.replicas);
+//    batch and the gradients are averaged (as agents::Dqn does with cfg.replicas); the TD target
+//    max_a' Q_target(s', a') comes from the target network on the device or, with target = host,
+//    from a host copy of it (HostQNet, computed before the update is recorded, like agents::Dqn);
 //  * batch-1 greedy action-selection latency (median us) three ways: HostQNet loops on a host copy
 //    of the weights (what the agent uses), the device forward + argmax + readback (on replica 0's
 //    device), and the engine's
@@ -26,6 +28,8 @@ struct DqnBenchOptions {
   std::string optimizer = "rmsprop";   // rmsprop or adam
   bool gemm_shapes = true;             // also time each GEMM shape of the update on its own
   int replicas = 1;                    // data-parallel replicas of the learner (nets/parallel.h), each on a shard
+  std::string target = "auto";         // where the target network's forward runs: host (HostQNet on a copy of
+                                       // its weights, as agents::Dqn does), device, or auto (host on a CPU driver)
 };
 
 // One GEMM of the update step, timed alone (median over repeated calls, synced).
@@ -39,6 +43,7 @@ struct GemmShapeTiming {
 struct DqnBenchResult {
   std::string device, optimizer;
   int replicas = 1;
+  std::string target;                    // host or device (auto resolved)
   double updates_per_sec = 0;            // median over reps
   std::vector<double> updates_per_sec_reps;
   double dispatches_per_update = 0;

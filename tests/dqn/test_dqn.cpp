@@ -205,6 +205,8 @@ BOOST_AUTO_TEST_CASE(every_variant_runs_with_a_finite_loss) {
       {"rmsprop centered, clipped", [](DqnConfig& c) { c.optimizer = "rmsprop", c.lr = 2.5e-4f, c.optim_eps = 0.01f, c.grad_clip = 1.f; }},
       {"soft target", [](DqnConfig& c) { c.tau = 0.05f, c.target_every = 1; }},
       {"device actor", [](DqnConfig& c) { c.actor = "device"; }},
+      {"device target", [](DqnConfig& c) { c.target_net = "device"; }},
+      {"device target, double, soft", [](DqnConfig& c) { c.target_net = "device", c.double_q = true, c.tau = 0.05f, c.target_every = 1; }},
       {"conv net", [](DqnConfig& c) { c.network = "conv", c.hidden = 16; }},
       {"all together", [](DqnConfig& c) { c.double_q = c.dueling = c.prioritized = true, c.n_step = 3, c.actor_sync_every = 4; }},
   };
@@ -317,6 +319,52 @@ BOOST_AUTO_TEST_CASE(two_replicas_update_like_one) {
   }
 }
 
+// The TD target from the host copy of the target network (target_net = host, what auto picks on
+// a CPU driver) drives the same learning as the device's: the same weights up to float summation
+// order over updates that span several target syncs (the copy must follow each one), for the
+// plain and the Double DQN target, soft syncs, and two replicas sharing the one host computation.
+BOOST_AUTO_TEST_CASE(host_td_target_learns_like_the_device_one) {
+  struct Case { const char* name; bool double_q; float tau; int replicas; const char* network; };
+  for (Case k : {Case{"plain", false, 1.f, 1, "mlp"}, Case{"double", true, 1.f, 1, "mlp"}, Case{"soft", false, 0.3f, 1, "mlp"},
+                 Case{"conv, double, 2 replicas", true, 1.f, 2, "conv"}}) {
+    BOOST_TEST_CONTEXT(k.name) {
+      DqnConfig c = tiny();
+      c.target_every = 3;
+      c.lr = 1e-2f;   // big steps, so a stale target copy would show
+      c.double_q = k.double_q;
+      c.tau = k.tau;
+      c.replicas = k.replicas;
+      c.network = k.network;
+      c.hidden = 16;
+      auto env = envs::make_env(c.env);
+      BOOST_TEST(Dqn(c, test::gpu(), env->observation_shape(), env->num_actions()).config().target_net == "host");   // auto
+      c.target_net = "device";
+      Dqn on_device(c, test::gpu(), env->observation_shape(), env->num_actions());
+      c.target_net = "host";
+      Dqn on_host(c, test::gpu(), env->observation_shape(), env->num_actions());
+      fill_replay(on_device, 100, 2);
+      fill_replay(on_host, 100, 2);
+      const auto start = flat(on_device.online().parameters());
+      BOOST_REQUIRE((flat(on_host.online().parameters()) == start));
+      double worst_loss = 0;
+      for (int u = 0; u < 12; ++u) {
+        on_device.train_step(), on_host.train_step();
+        const auto sd = on_device.take_stats(), sh = on_host.take_stats();
+        worst_loss = std::max(worst_loss, std::abs(sd.loss - sh.loss) / std::max(1e-3, std::abs(sd.loss)));
+      }
+      const auto a = flat(on_device.online().parameters()), b = flat(on_host.online().parameters());
+      double worst = 0, moved = 0;
+      for (size_t i = 0; i < a.size(); ++i) {
+        worst = std::max(worst, double(std::abs(a[i] - b[i])));
+        moved = std::max(moved, double(std::abs(a[i] - start[i])));
+      }
+      BOOST_TEST(moved > 1e-3);
+      BOOST_TEST(worst < 1e-4 * moved, "largest difference " << worst << ", largest move " << moved);
+      BOOST_TEST(worst_loss < 1e-4, "largest relative loss difference " << worst_loss);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(soft_target_sync_is_polyak_averaging) {
   DqnConfig c = tiny();
   c.tau = 0.25f;
@@ -359,11 +407,14 @@ BOOST_AUTO_TEST_CASE(td_targets_plain_double_and_terminal) {
   };
   auto argmax = [](const std::vector<float>& v) { return int(std::max_element(v.begin(), v.end()) - v.begin()); };
   struct Case { const char* name; bool double_q, terminated; };
+  for (const char* where : {"host", "device"}) {   // the TD target's forward: target_net
+  BOOST_TEST_CONTEXT("target_net " << where) {
   double plain_y = 0, double_y = 0;
   for (Case k : {Case{"plain", false, false}, Case{"double", true, false}, Case{"terminal", false, true}}) {
     DqnConfig c = tiny();
     c.loss = "mse";
     c.double_q = k.double_q;
+    c.target_net = where;
     Dqn agent(c, dev, shape, env->num_actions());
     DqnConfig other_cfg = c;
     other_cfg.seed = 99;
@@ -390,6 +441,8 @@ BOOST_AUTO_TEST_CASE(td_targets_plain_double_and_terminal) {
     BOOST_TEST(std::abs(got - want) < 1e-5 + 1e-4 * want, k.name << ": loss " << got << ", want (Q(s,a) - y)^2 = " << want);
   }
   BOOST_TEST(std::abs(plain_y - double_y) > 1e-4);   // the two targets did differ
+  }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(dueling_head_is_value_plus_centred_advantage) {
@@ -435,9 +488,12 @@ BOOST_AUTO_TEST_CASE(solves_catch) {
   TempDir tmp("catch");
   DqnConfig c = dqn_preset("small");
   c.env = "catch";
-  c.seed = 1;   // plain DQN (no n-step): PyTorch with the same settings needs 5-6k frames too
-  c.frames = 6000;
-  c.eval_every = 6000;
+  // Plain DQN (no n-step): PyTorch with the same settings needs 5-6k frames too. Catch at 6-10k
+  // frames is not solved by every seed (seeds 1-5, 30 greedy episodes: 3 of 5 reach 0.9 at 8k
+  // with the TD target on the host and on the device alike); seed 1 at 8k gives 1.0 on both.
+  c.seed = 1;
+  c.frames = 8000;
+  c.eval_every = 8000;
   c.eval_episodes = 30;
   c.gif_frames = 20;
   const DqnRunResult r = run_dqn(c, test::gpu(), {.out = tmp.run("catch"), .verbose = false});
@@ -446,7 +502,7 @@ BOOST_AUTO_TEST_CASE(solves_catch) {
   BOOST_TEST(r.evals.back().stats.mean >= 0.9, "evaluation mean return " << r.evals.back().stats.mean);
   BOOST_TEST(fs::file_size(r.evals.back().gif) > 0);
   BOOST_TEST(fs::exists(tmp.run("catch") + "/config.json"));
-  BOOST_TEST(read_jsonl(tmp.run("catch") + "/metrics.jsonl", false).size() == 12);
+  BOOST_TEST(read_jsonl(tmp.run("catch") + "/metrics.jsonl", false).size() == size_t(c.frames / c.log_every));   // one row per log_every frames
 
   // play: the trained greedy policy also catches, the random one mostly does not
   PlayOptions po;
