@@ -32,12 +32,14 @@ Tensor elementwise_loss(const std::string& kind, const Tensor& q, const Tensor& 
 
 }  // namespace
 
+std::string auto_target_net(const Device& dev) { return dev.is_cpu() || dev.info().type == "cpu" ? "host" : "device"; }
+
 Dqn::Dqn(const DqnConfig& cfg, Device& dev, envs::ObsShape obs, int num_actions)
     : cfg_(cfg), obs_shape_(obs), num_actions_(num_actions),
       replay_rng_(derive_seed(cfg.seed, 4)) {
   validate(cfg_);
   if (cfg_.replicas == 0) cfg_.replicas = nn::auto_replicas(dev, cfg_.batch_size);
-  if (cfg_.target_net == "auto") cfg_.target_net = dev.is_cpu() || dev.info().type == "cpu" ? "host" : "device";
+  if (cfg_.target_net == "auto") cfg_.target_net = auto_target_net(dev);
   host_target_ = cfg_.target_net == "host";
   const QNetworkOptions qo{.obs = obs, .num_actions = num_actions, .kind = cfg.network, .hidden = cfg.hidden, .dueling = cfg.dueling};
   dp_ = std::make_unique<nn::DataParallel>(

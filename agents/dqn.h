@@ -11,6 +11,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "agents/core/replay_buffer.h"
@@ -28,6 +29,10 @@ struct DqnStats {
   double q_mean = 0.0;   // mean Q(s, a) of the sampled batches
   int64_t updates = 0;   // updates in the window
 };
+
+// What target_net = auto means on `dev`: host on a CPU driver (lavapipe) or the CPU backend, where
+// the update runs on one core and the host thread would wait on the other; device elsewhere.
+std::string auto_target_net(const Device& dev);
 
 class Dqn {
  public:

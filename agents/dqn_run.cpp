@@ -157,9 +157,13 @@ DqnRunResult run_dqn(const DqnConfig& cfg_in, Device& dev, const DqnRunOptions& 
   std::optional<io::CheckpointData> ck;
   std::string ck_path;
   if (opt.resume) {
-    DqnConfig saved = config_from_json(run.read_config());
+    const nlohmann::json saved_json = run.read_config();
+    DqnConfig saved = config_from_json(saved_json);
     saved.frames = cfg.frames;
     if (cfg.replicas == 0) cfg.replicas = saved.replicas;   // auto: the run's own
+    // Runs from before target_net existed computed the TD target on the device.
+    if (!saved_json.contains("target_net")) saved.target_net = "device";
+    if (cfg.target_net == "auto") cfg.target_net = saved.target_net;
     if (to_json(saved) != to_json(cfg))
       throw Error("--resume: the configuration differs from " + run.config_path() + " (only --frames may change)");
     if (auto path = run.latest_checkpoint()) {
@@ -174,6 +178,7 @@ DqnRunResult run_dqn(const DqnConfig& cfg_in, Device& dev, const DqnRunOptions& 
   }
 
   if (cfg.replicas == 0) cfg.replicas = nn::auto_replicas(dev, cfg.batch_size);   // config.json records the number
+  if (cfg.target_net == "auto") cfg.target_net = auto_target_net(dev);               // ... and the place
   Dqn agent(cfg, dev, env->observation_shape(), env->num_actions());
   LoopState st;
   HostRng act_rng(derive_seed(cfg.seed, 3));

@@ -153,6 +153,7 @@ expect_error "policy" -- "$vkwb" --device cpu play --env catch --policy smart --
 expect_error "unknown env" -- "$vkwb" --device cpu play --env nope --policy random
 expect_error "not expected:.*--framez" -- "$vkwb" --device cpu dqn --env catch --framez 10 --out "$work/x"
 expect_error "gamma" -- "$vkwb" --device cpu dqn --env catch --gamma 1.5 --out "$work/x2"
+expect_error "target_net must be auto, host or device" -- "$vkwb" --device cpu dqn --env catch --target-net gpu --out "$work/x4"
 check '[[ ! -e "$work/x2" ]]' "a refused dqn flag creates no run directory"
 expect_error "cannot be changed on --resume" -- "$vkwb" --device cpu dqn --out "$work/catch3" --resume --lr 0.1
 "$vkwb" --device cpu dqn --agent tabular --env gridworld:cliff --episodes 300 > "$work/tab.txt" 2>&1

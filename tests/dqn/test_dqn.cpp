@@ -614,6 +614,30 @@ BOOST_AUTO_TEST_CASE(resume_continues_exactly_on_two_replicas) {
   check_resume("resume_replicas", c);
 }
 
+// config.json records where target_net = auto put the TD target; resuming with auto keeps the
+// run's own choice, and a run recorded before the option existed (no key) continues on the device.
+BOOST_AUTO_TEST_CASE(resume_keeps_the_runs_target_net) {
+  TempDir tmp("target_net");
+  DqnConfig c = tiny();
+  c.frames = 300;
+  run_dqn(c, test::gpu(), {.out = tmp.run("run"), .verbose = false});
+  BOOST_TEST(load_run_config(tmp.run("run")).target_net == "host");   // lavapipe: a CPU driver
+  c.frames = 400;
+  run_dqn(c, test::gpu(), {.out = tmp.run("run"), .resume = true, .verbose = false});
+  BOOST_TEST(load_run_config(tmp.run("run")).target_net == "host");
+  const std::string path = tmp.run("run") + "/config.json";
+  auto j = nlohmann::json::parse(slurp(path));
+  j.erase("target_net");
+  std::ofstream(path, std::ios::trunc) << j.dump(2);
+  c.frames = 500;
+  const DqnRunResult r = run_dqn(c, test::gpu(), {.out = tmp.run("run"), .resume = true, .verbose = false});
+  BOOST_TEST(r.frames == 500);
+  BOOST_TEST(load_run_config(tmp.run("run")).target_net == "device");
+  c.target_net = "host";   // an explicit other place is a changed configuration
+  c.frames = 600;
+  BOOST_CHECK_THROW(run_dqn(c, test::gpu(), {.out = tmp.run("run"), .resume = true, .verbose = false}), Error);
+}
+
 BOOST_AUTO_TEST_CASE(corrupt_checkpoint_gives_a_clear_error_and_loses_nothing) {
   TempDir tmp("corrupt");
   DqnConfig c = tiny();
@@ -639,7 +663,9 @@ BOOST_AUTO_TEST_CASE(corrupt_checkpoint_gives_a_clear_error_and_loses_nothing) {
   }
   BOOST_TEST(slurp(r.checkpoint) == bytes);   // left in place
   BOOST_TEST(slurp(tmp.run("run") + "/metrics.csv") == metrics_before);
-  BOOST_TEST(to_json(load_run_config(tmp.run("run"))) == to_json(c));
+  DqnConfig recorded = c;
+  recorded.target_net = auto_target_net(test::gpu());   // config.json records where "auto" put it
+  BOOST_TEST(to_json(load_run_config(tmp.run("run"))) == to_json(recorded));
 
   // A changed hyper-parameter on resume is refused, an unknown env fails before creating anything.
   DqnConfig other = c;
