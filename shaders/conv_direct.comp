@@ -12,13 +12,13 @@
 // MODE 0: y[n, g*MO+m, oh, ow] = sum_{c,kh,kw} wt[g, c, kh, kw, m] x[n, g*CI+c, oh*SH-ph+kh*DH, ow*SW-pw+kw*DW]
 //         (+ bias[g*MO+m]); zero outside the input (padding, possibly negative). ACT 1: y = max(y, 0)
 //         (a fused ReLU epilogue).
-// MODE 1: prepares wt [G, CI, KH, KW, MP] (MP = MO rounded up to TM, zeros beyond MO) from a
+// MODE 1: prepares wt [G, CI, KH, KW, MP] (MP = MO rounded up to TM and 4, zeros beyond MO) from a
 //         convolution weight w. FLIP 0: w is [G*MO, CI, KH, KW] (the forward). FLIP 1: w is
 //         [G*CI, MO, KH, KW] and the taps are mirrored: the data gradient of a stride-1
 //         convolution is the convolution of dy with these weights and padding d*(k-1) - p.
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const int MODE = 0;
-layout(constant_id = 2) const int TM = 8;    // a multiple of 4
+layout(constant_id = 2) const int TM = 8;    // a multiple of 4, or all MO channels (one tile, m0 = 0)
 layout(constant_id = 3) const int TR = 2;
 layout(constant_id = 4) const int TW = 8;
 layout(constant_id = 5) const int KH = 3;
@@ -103,7 +103,7 @@ void main() {
         }
       [[unroll]] for (int kh = 0; kh < KH; ++kh)
         [[unroll]] for (int kw = 0; kw < KW; ++kw) {
-          float wv[TM];
+          float wv[(TM + 3) / 4 * 4];   // TM = 6: the second texel's last two go unused
           [[unroll]] for (int i = 0; i < TM; i += 4) {
             vec4 w4 = texelFetch(Wt, p.offW + wb + ((kh * KW + kw) * p.MP + i >> 2));
             wv[i] = w4.x; wv[i + 1] = w4.y; wv[i + 2] = w4.z; wv[i + 3] = w4.w;

@@ -148,12 +148,15 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
                    int MO, int OH, int OW, int KH, int KW, int sh, int sw, int dh, int dw, int ph, int pw, int G,
                    bool flip, bool relu = false) {
   Device& dev = y.device();
-  int tm = std::min(16, (MO + 3) / 4 * 4);
+  // Channels per block: all of them up to 16 (6 for LeNet-5's first layer and its second's data
+  // gradient: no padded channels computed), else 16.
+  int tm = std::min(16, MO);
   if (const char* e = std::getenv("VKWB_CONV_DIRECT_TM")) {   // tuning knob: channels per block
     tm = std::atoi(e);
     if (tm < 4 || tm > 32 || tm % 4) throw Error(std::string("VKWB_CONV_DIRECT_TM=") + e + ": expected a multiple of 4 from 4 to 32");
   }
   int mp = (MO + tm - 1) / tm * tm;
+  mp = (mp + 3) / 4 * 4;   // texels of four channels
   // Blocks of 2 x 4 pixels: bigger blocks fetch less per FMA but spill more accumulators. Measured
   // on LeNet-5 (one llvmpipe thread, 20 steps, forward + data-gradient ms): 2x4 116 + 95, 4x4
   // 123 + 97, 2x6 127 + 100, 2x8 170 + 115, 4x7 (28-wide rows without waste) 153 + 105; the DQN
