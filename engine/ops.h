@@ -110,6 +110,12 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2d
 Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& o);  // w [C, OC/g, KH, KW]
 struct Pool2dOptions { int kh = 2, kw = 2, stride_h = 0, stride_w = 0, pad_h = 0, pad_w = 0; bool count_include_pad = true; };
 Tensor max_pool2d(const Tensor& x, const Pool2dOptions& o);
+// max_pool2d(conv2d(x, w, bias, co, Epilogue::relu), po) with the ReLU's backward folded into the
+// pooling's (nn::Sequential fuses Conv2d, ReLU, MaxPool2d): a window whose maximum is 0 passes no
+// gradient, so the conv-sized ReLU mask pass disappears from the backward. Same values and
+// gradients as the composition (the CPU reference backend computes the composition).
+Tensor conv2d_relu_max_pool2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& co,
+                              const Pool2dOptions& po);
 Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& o);
 Tensor adaptive_avg_pool2d(const Tensor& x, int out_h, int out_w);   // torch's windows; one avg_pool2d when they tile
 

@@ -43,6 +43,9 @@ Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, *weight_, bias_ ? *bi
 Tensor Conv2d::forward(const Tensor& x, Epilogue act) {
   return conv2d(x, *weight_, bias_ ? *bias_ : Tensor(), engine_options(), act);
 }
+Tensor Conv2d::forward_relu_max_pool(const Tensor& x, const Pool2dOptions& pool) {
+  return conv2d_relu_max_pool2d(x, *weight_, bias_ ? *bias_ : Tensor(), engine_options(), pool);
+}
 std::string Conv2d::type_name() const {
   return "Conv2d(" + std::to_string(opt.in) + ", " + std::to_string(opt.out) + ", k=" + std::to_string(opt.kernel) +
          (opt.stride != 1 ? ", s=" + std::to_string(opt.stride) : "") + (opt.padding ? ", p=" + std::to_string(opt.padding) : "") +
@@ -68,6 +71,9 @@ ConvTranspose2d::ConvTranspose2d(ModuleContext& ctx, const Conv2dOptions& o)
     *bias_ = init::default_uniform({o.out}, *ctx.device, ctx.next_seed(), double(o.out / o.groups) * o.kernel * o.kernel);
     bias_->requires_grad_(true);
   }
+}
+Tensor ConvTranspose2d::forward_relu_max_pool(const Tensor& x, const Pool2dOptions& pool) {
+  return max_pool2d(forward(x, Epilogue::relu), pool);
 }
 Tensor ConvTranspose2d::forward(const Tensor& x, Epilogue act) {
   Tensor y = forward(x);
@@ -207,6 +213,14 @@ Tensor Sequential::forward(const Tensor& x) {
   for (size_t i = 0; i < ch.size(); ++i) {
     Module* m = ch[i].second.get();
     auto* act = fuse && i + 1 < ch.size() ? dynamic_cast<Activation*>(ch[i + 1].second.get()) : nullptr;
+    auto* conv = dynamic_cast<Conv2d*>(m);
+    auto* pool = conv && act && act->epilogue() == Epilogue::relu && i + 2 < ch.size()
+                     ? dynamic_cast<MaxPool2d*>(ch[i + 2].second.get()) : nullptr;
+    if (pool) {   // Conv2d, ReLU, MaxPool2d: one op, the ReLU's mask folded into the pooling's
+      h = conv->forward_relu_max_pool(h, pool->opt);
+      i += 2;
+      continue;
+    }
     if (act && act->epilogue() != Epilogue::none && forward_fused(m, h, act->epilogue(), h)) {
       ++i;   // the activation ran in m's epilogue
       continue;

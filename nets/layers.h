@@ -34,6 +34,9 @@ class Conv2d : public Module {
   Conv2d(ModuleContext& ctx, const Conv2dOptions& o);
   Tensor forward(const Tensor& x) override;
   virtual Tensor forward(const Tensor& x, Epilogue act);   // with a fused output activation
+  // max_pool2d(relu(forward(x))) as one op (vkwb::conv2d_relu_max_pool2d; Sequential fuses
+  // Conv2d, ReLU, MaxPool2d).
+  virtual Tensor forward_relu_max_pool(const Tensor& x, const Pool2dOptions& pool);
   std::string type_name() const override;
   Tensor& weight() { return *weight_; }
   Conv2dOptions opt;
@@ -49,6 +52,7 @@ class ConvTranspose2d : public Conv2d {
   ConvTranspose2d(ModuleContext& ctx, const Conv2dOptions& o);   // weight [in, out/groups, k, k]
   Tensor forward(const Tensor& x) override;
   Tensor forward(const Tensor& x, Epilogue act) override;   // the activation as a separate op
+  Tensor forward_relu_max_pool(const Tensor& x, const Pool2dOptions& pool) override;   // three ops
   std::string type_name() const override;
 };
 

@@ -19,6 +19,9 @@ layout(constant_id = 4) const int CKH = 2;
 layout(constant_id = 5) const int CKW = 2;
 layout(constant_id = 6) const int CSH = 2;
 layout(constant_id = 7) const int CSW = 2;
+// RMASK == 1 (max pooling of a ReLU output): a window whose maximum is not positive gets index -1,
+// so pool_grad sends it no gradient; that is the ReLU's mask too (conv2d_relu_max_pool2d).
+layout(constant_id = 8) const int RMASK = 0;
 INPUT_F(0, x)
 layout(std430, binding = 1) writeonly buffer Y { float y[]; };
 layout(std430, binding = 2) writeonly buffer I { int idx[]; };
@@ -52,7 +55,7 @@ void pool_vec4() {
           else if (ok) { s += v; cnt++; }
         }
       yv[e] = MAX == 1 ? best : s / float(p.count_pad == 1 ? CKH * CKW : max(cnt, 1));
-      iv[e] = bi;
+      iv[e] = RMASK == 1 && !(best > 0.0) ? -1 : bi;
       if (++ow == p.OW) { ow = 0; if (++oh == p.OH) { oh = 0; ++pl; } }
     }
     if (i0 + 3u < total) {
@@ -89,7 +92,7 @@ void main() {
             else s += v;
           }
         }
-        if (MAX == 1) { y[o + ow] = best; idx[o + ow] = oh * p.KH * p.W + bi; }
+        if (MAX == 1) { y[o + ow] = best; idx[o + ow] = RMASK == 1 && !(best > 0.0) ? -1 : oh * p.KH * p.W + bi; }
         else y[o + ow] = s / float(p.KH * p.KW);
       }
     }
@@ -113,7 +116,7 @@ void main() {
         else { s += v; cnt++; }
       }
     }
-    if (MAX == 1) { y[i] = best; idx[i] = bi; }
+    if (MAX == 1) { y[i] = best; idx[i] = RMASK == 1 && !(best > 0.0) ? -1 : bi; }
     else y[i] = s / float(p.count_pad == 1 ? p.KH * p.KW : max(cnt, 1));
   }
 }

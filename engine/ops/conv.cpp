@@ -17,11 +17,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 
 #include "engine/autograd.h"
 #include "engine/ops.h"
 #include "engine/ops/gemm.h"
 #include "engine/ops/launch.h"
+#include "engine/ops/pool.h"
 #include "engine/reference/reference.h"
 
 namespace vkwb {
@@ -342,7 +344,15 @@ void check_conv(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv
 
 }  // namespace
 
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& o, Epilogue act) {
+namespace {
+
+// conv2d's forward pass, no autograd node: y, and what the backward needs.
+struct ConvForward {
+  Tensor y, cols;   // cols: kept for the weight gradient when it fits one chunk (saves an im2col)
+  Geometry g;
+  bool grad = false;
+};
+ConvForward conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& o, bool relu) {
   check_conv(x, w, bias, o, "conv2d");
   Geometry g{int(x.size(0)), int(x.size(1)), int(x.size(2)), int(x.size(3)), int(w.size(0)), 0, 0,
              int(w.size(2)), int(w.size(3)), o.groups, o};
@@ -353,28 +363,60 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2d
   g.OH = out_size(g.H, o.pad_h, o.dil_h, g.KH, o.stride_h);
   g.OW = out_size(g.W, o.pad_w, o.dil_w, g.KW, o.stride_w);
   if (g.OH <= 0 || g.OW <= 0) throw Error("conv2d: kernel larger than the padded input " + x.shape().str());
+  ConvForward f;
+  f.g = g;
   bool fused_bias = bias.defined() && g.groups == 1;
-  bool grad = needs_grad({x, w, bias});
-  Tensor cols;   // kept for the weight gradient when it fits one chunk (saves an im2col)
-  bool relu = act == Epilogue::relu;
+  f.grad = needs_grad({x, w, bias});
   bool late_bias = bias.defined() && !fused_bias;   // grouped: the bias, then the ReLU, after the kernel
-  Tensor y = conv_forward(x, w, fused_bias ? &bias : nullptr, g, grad ? &cols : nullptr, relu && !late_bias);
-  if (late_bias) y = add(y.detach(), bias.detach().reshape({1, g.OC, 1, 1}));
-  if (late_bias && relu) y = vkwb::relu(y);
-  if (grad) {
-    Tensor xd = x.detach(), wd = w.detach();
-    bool has_bias = bias.defined();
-    bool need_dx = x.requires_grad();
-    Tensor ys = relu ? y.detach() : Tensor();
-    record(relu ? "conv2d+relu" : "conv2d", y, {x, w, bias}, [=](const Tensor& dy_out) {
-      Tensor dy = relu ? relu_grad_from_output(ys, dy_out) : dy_out;
-      Tensor dx = need_dx ? conv_backward_data(dy, wd, g) : Tensor();
-      Tensor dw = conv_backward_weight(xd, dy, g, &cols);
-      Tensor db = has_bias ? sum_to(dy, {1, g.OC, 1, 1}).reshape({g.OC}) : Tensor();
-      return std::vector<Tensor>{dx, dw, db};
+  NoGradGuard no_grad;   // the callers record the node
+  f.y = conv_forward(x, w, fused_bias ? &bias : nullptr, g, f.grad ? &f.cols : nullptr, relu && !late_bias);
+  if (late_bias) f.y = add(f.y, bias.reshape({1, g.OC, 1, 1}));
+  if (late_bias && relu) f.y = vkwb::relu(f.y);
+  return f;
+}
+
+// The gradients {dx, dw, db} of a convolution from dy (the gradient of its pre-activation output).
+std::function<std::vector<Tensor>(const Tensor&)> conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& bias,
+                                                                 const ConvForward& f) {
+  Tensor xd = x.detach(), wd = w.detach(), cols = f.cols;
+  const Geometry g = f.g;
+  const bool has_bias = bias.defined(), need_dx = x.requires_grad();
+  return [=](const Tensor& dy) {
+    Tensor dx = need_dx ? conv_backward_data(dy, wd, g) : Tensor();
+    Tensor dw = conv_backward_weight(xd, dy, g, &cols);
+    Tensor db = has_bias ? sum_to(dy, {1, g.OC, 1, 1}).reshape({g.OC}) : Tensor();
+    return std::vector<Tensor>{dx, dw, db};
+  };
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& o, Epilogue act) {
+  const bool relu = act == Epilogue::relu;
+  ConvForward f = conv2d_forward(x, w, bias, o, relu);
+  if (f.grad) {
+    Tensor ys = relu ? f.y.detach() : Tensor();
+    auto backward = conv2d_backward(x, w, bias, f);
+    record(relu ? "conv2d+relu" : "conv2d", f.y, {x, w, bias}, [=](const Tensor& dy_out) {
+      return backward(relu ? relu_grad_from_output(ys, dy_out) : dy_out);
     });
   }
-  return y;
+  return f.y;
+}
+
+Tensor conv2d_relu_max_pool2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& co,
+                              const Pool2dOptions& po) {
+  // The CPU reference backend keeps the plain composition: the tests compare the two.
+  if (x.device().is_cpu()) return max_pool2d(conv2d(x, w, bias, co, Epilogue::relu), po);
+  ConvForward f = conv2d_forward(x, w, bias, co, true);
+  MaskedMaxPool m = masked_max_pool2d(f.y, po);
+  Tensor out = m.y;
+  if (f.grad) {
+    auto backward = conv2d_backward(x, w, bias, f);
+    m.y = Tensor();   // the node must not hold its own output
+    record("conv2d+relu+max_pool2d", out, {x, w, bias}, [=](const Tensor& dp) { return backward(max_pool2d_grad(dp, m)); });
+  }
+  return out;
 }
 
 Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& o) {

@@ -5,6 +5,7 @@
 #include "engine/autograd.h"
 #include "engine/ops.h"
 #include "engine/ops/launch.h"
+#include "engine/ops/pool.h"
 #include "engine/reference/reference.h"
 
 namespace vkwb {
@@ -44,13 +45,14 @@ static bool tiles(const PoolP& p) { return p.KH == p.sh && p.KW == p.sw && p.ph 
 // 2x2 pools (docs/PERFORMANCE.md). Not for the backward of tiling windows: there the row-wise
 // scatter (NOOVER) reads each dy and idx once, the VEC gather form once per input element, and
 // it was slower (LeNet-5's pool gradients 71 vs 119 ms per 60 steps).
-static std::vector<int32_t> pool_spec(const Device& dev, const PoolP& p, bool is_max, const Tensor& out, bool backward) {
+static std::vector<int32_t> pool_spec(const Device& dev, const PoolP& p, bool is_max, const Tensor& out, bool backward,
+                                      bool relu_mask = false) {
   bool vec = vec4_ok(out) && p.KH <= 4 && p.KW <= 4 && p.sh <= 4 && p.sw <= 4 && !(backward && tiles(p));
   if (const char* e = std::getenv("VKWB_POOL_VEC"); e && std::strcmp(e, "0") == 0) vec = false;
-  return {i32(local_1d(dev)), is_max ? 1 : 0, tiles(p) ? 1 : 0, vec ? 1 : 0, p.KH, p.KW, p.sh, p.sw};
+  return {i32(local_1d(dev)), is_max ? 1 : 0, tiles(p) ? 1 : 0, vec ? 1 : 0, p.KH, p.KW, p.sh, p.sw, relu_mask ? 1 : 0};
 }
 
-static Tensor pool_grad(const Tensor& dy, const Tensor& idx, const PoolP& p, bool is_max, const Shape& xs) {
+Tensor detail::pool_grad(const Tensor& dy, const Tensor& idx, const PoolP& p, bool is_max, const Shape& xs) {
   Device& dev = dy.device();
   Tensor dx = Tensor::empty(xs, dev, dy.dtype());
   if (dev.is_cpu()) {
@@ -71,25 +73,44 @@ static Tensor pool_grad(const Tensor& dy, const Tensor& idx, const PoolP& p, boo
   return dx;
 }
 
-static Tensor pool(const Tensor& x, const Pool2dOptions& o, bool is_max) {
-  PoolP p = pool_params(x, o, is_max ? "max_pool2d" : "avg_pool2d");
+// The forward pass without an autograd node; relu_mask: see MaskedMaxPool.
+static void pool_forward(const Tensor& x, const PoolP& p, bool is_max, bool relu_mask, Tensor& y, Tensor& idx) {
   Device& dev = x.device();
-  Tensor y = Tensor::empty({x.size(0), x.size(1), p.OH, p.OW}, dev, x.dtype());
-  Tensor idx = is_max ? Tensor::empty(y.shape(), dev, DType::i32) : Tensor();
+  y = Tensor::empty({x.size(0), x.size(1), p.OH, p.OW}, dev, x.dtype());
+  idx = is_max ? Tensor::empty(y.shape(), dev, DType::i32) : Tensor();
   if (y.numel() > 0) {
     if (dev.is_cpu()) {
       with_float_type(x.dtype(), [&](auto t) {
         using T = decltype(t);
         ref::pool<T>(is_max, p, x.data<T>(), y.data<T>(), is_max ? idx.data<int32_t>() : nullptr);
+        if (relu_mask)
+          for (int64_t i = 0; i < y.numel(); ++i)
+            if (!(y.data<T>()[i] > T(0))) idx.data<int32_t>()[i] = -1;
       });
     } else {
       PoolP q = p;
       KernelArg in = read_arg(x, q.in_texel);
-      std::vector<int32_t> spec = pool_spec(dev, p, is_max, y, false);
+      std::vector<int32_t> spec = pool_spec(dev, p, is_max, y, false, relu_mask);
       int64_t work = spec[3] ? (y.numel() + 3) / 4 : spec[2] ? int64_t(p.planes) * p.OH : y.numel();
       launch(dev, in.is_texel ? ShaderId::pool_texel : ShaderId::pool, spec, q, {in, y, is_max ? idx : y}, groups_1d(dev, work));
     }
   }
+}
+
+MaskedMaxPool detail::masked_max_pool2d(const Tensor& x, const Pool2dOptions& o) {
+  MaskedMaxPool m;
+  m.p = pool_params(x, o, "max_pool2d");
+  m.input_shape = x.shape();
+  pool_forward(x, m.p, true, true, m.y, m.idx);
+  return m;
+}
+
+Tensor detail::max_pool2d_grad(const Tensor& dy, const MaskedMaxPool& m) { return pool_grad(dy, m.idx, m.p, true, m.input_shape); }
+
+static Tensor pool(const Tensor& x, const Pool2dOptions& o, bool is_max) {
+  PoolP p = pool_params(x, o, is_max ? "max_pool2d" : "avg_pool2d");
+  Tensor y, idx;
+  pool_forward(x, p, is_max, false, y, idx);
   Shape xs = x.shape();
   record(is_max ? "max_pool2d" : "avg_pool2d", y, {x}, [idx, p, is_max, xs](const Tensor& g) {
     return std::vector<Tensor>{pool_grad(g, idx, p, is_max, xs)};

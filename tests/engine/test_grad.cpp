@@ -102,6 +102,14 @@ BOOST_AUTO_TEST_CASE(conv_and_pool_grads) {
               {rnd({2, 3, 5, 4}, 43), rnd({4, 3, 3, 3}, 44), rnd({4}, 45)});
     gradcheck("conv2d+relu groups" + v, [](auto& in) { return conv2d(in[0], in[1], in[2], {.pad_h = 1, .groups = 2}, Epilogue::relu); },
               {rnd({2, 4, 4, 3}, 46), rnd({4, 2, 3, 2}, 47), rnd({4}, 48)});
+    // The fused op against the composition on the reference backend; biases below zero leave
+    // whole windows at 0 (the folded ReLU mask), odd sizes leave pixels outside every window.
+    gradcheck("conv2d+relu+max_pool2d 2x2 tiles" + v, [](auto& in) {
+      return conv2d_relu_max_pool2d(in[0], in[1], in[2], {.pad_h = 1, .pad_w = 1}, {}); },
+              {rnd({2, 3, 7, 5}, 49), rnd({5, 3, 3, 3}, 50), rnd({5}, 51, -1.2, -0.2)});
+    gradcheck("conv2d+relu+max_pool2d 3x3 s2 overlapping, groups" + v, [](auto& in) {
+      return conv2d_relu_max_pool2d(in[0], in[1], in[2], {.pad_h = 1, .groups = 2}, {.kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1}); },
+              {rnd({2, 4, 6, 7}, 52), rnd({6, 2, 3, 2}, 53), rnd({6}, 54, -0.8, 0.4)});
     gradcheck("conv2d groups dilation" + v, [](auto& in) { return conv2d(in[0], in[1], in[2], {.pad_h = 2, .pad_w = 2, .dil_h = 2, .dil_w = 2, .groups = 2}); },
               {rnd({1, 4, 5, 5}, 22), rnd({2, 2, 3, 3}, 23), rnd({2}, 24)});
     // Many images: the weight gradient is summed over several image slices.

@@ -208,6 +208,9 @@ BOOST_AUTO_TEST_CASE(convolution) {
       check_op("conv2d+relu - relu(conv2d) " + tag, [o](auto& in) {
         return sub(conv2d(in[0], in[1], in[2], o, Epilogue::relu), relu(conv2d(in[0], in[1], in[2], o)));
       }, {x, w, b}, 1e-6, 0);
+      check_op("conv2d+relu+max_pool2d " + tag, [o](auto& in) {   // the CPU reference computes the composition
+        return conv2d_relu_max_pool2d(in[0], in[1], in[2], o, {.kh = 2, .kw = 1, .stride_h = 1});
+      }, {x, w, b}, 1e-4, 1e-4);
     }
   }
   unsetenv("VKWB_CONV");

@@ -167,8 +167,9 @@ BOOST_AUTO_TEST_CASE(activation_layers) {
   BOOST_CHECK_THROW(activation("swishy"), Error);
 }
 
-// Sequential runs Linear/Conv2d + ReLU as one fused op: the same outputs and gradients as the
-// separate ops (VKWB_FUSE=0), with fewer dispatches.
+// Sequential runs Linear/Conv2d + ReLU as one fused op, and Conv2d + ReLU + MaxPool2d as one
+// (LeNet-5: the ReLU's mask folded into the pooling's backward): the same outputs and gradients as
+// the separate ops (VKWB_FUSE=0), with fewer dispatches.
 BOOST_AUTO_TEST_CASE(sequential_fuses_relu_into_linear_and_conv) {
   Device& dev = gpu();
   for (const char* name : {"lenet5", "mlp"}) {
@@ -200,12 +201,18 @@ BOOST_AUTO_TEST_CASE(sequential_fuses_relu_into_linear_and_conv) {
     int relus = std::string(name) == "lenet5" ? 4 : 2;   // every ReLU follows a Linear or a Conv2d
     BOOST_TEST(plain.dispatches - fused.dispatches == uint64_t(relus), name << ": " << plain.dispatches << " vs " << fused.dispatches << " dispatches");
   }
-  // ConvTranspose2d + ReLU is not fused into a convolution: it stays the transposed op, then ReLU.
+  // ConvTranspose2d + ReLU (+ MaxPool2d) is not fused into a convolution: it stays the transposed
+  // op, then ReLU (then the pooling).
   ModuleContext ctx(dev, 6);
   auto up = std::make_shared<ConvTranspose2d>(ctx, nn::Conv2dOptions{.in = 3, .out = 2, .kernel = 3, .stride = 2});
   Sequential seq{up, ReLU()};
   Tensor x = Tensor::randn({2, 3, 5, 4}, dev, 12);
   auto got = seq.forward(x).to_vector(), want = relu(up->forward(x)).to_vector();
+  BOOST_TEST_REQUIRE(got.size() == want.size());
+  for (size_t i = 0; i < got.size(); ++i) BOOST_TEST_REQUIRE(got[i] == want[i]);
+  auto pool = std::make_shared<MaxPool2d>(2);
+  Sequential seq_pool{up, ReLU(), pool};
+  got = seq_pool.forward(x).to_vector(), want = max_pool2d(relu(up->forward(x)), pool->opt).to_vector();
   BOOST_TEST_REQUIRE(got.size() == want.size());
   for (size_t i = 0; i < got.size(); ++i) BOOST_TEST_REQUIRE(got[i] == want[i]);
 }
