@@ -148,7 +148,7 @@ bool direct_fits(const Device& dev, int KH, int KW, int dh, int dw) {
 // flip == true: w is [G*CI, MO, KH, KW] and its taps are mirrored (a data gradient, see the shader).
 void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y, int N, int CI, int H, int W,
                    int MO, int OH, int OW, int KH, int KW, int sh, int sw, int dh, int dw, int ph, int pw, int G,
-                   bool flip, bool relu = false) {
+                   bool flip, bool relu = false, Tensor* pool_idx = nullptr) {
   Device& dev = y.device();
   // Channels per block: all of them up to 16 (6 for LeNet-5's first layer and its second's data
   // gradient: no padded channels computed), else 16.
@@ -168,6 +168,9 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
     if (std::sscanf(e, "%dx%d", &tr, &tw) != 2 || tr < 1 || tw < 1 || tr > 8 || tw > 16)
       throw Error(std::string("VKWB_CONV_DIRECT_TILE=") + e + ": expected TRxTW, rows 1..8, columns 1..16");
   }
+  // Pooling in the epilogue (pool_idx; y is then the pooled output): 2x2 windows need 2-row
+  // blocks of an even width.
+  if (pool_idx) tr = 2, tw = std::max(2, tw / 2 * 2);
   // The prepared weights get at least 16 KiB of their own. Where the caching allocator put a small
   // (e.g. LeNet-5's 800-byte) buffer mattered by up to 7x for the convolution reading it, on one
   // llvmpipe thread as on two, whatever the buffer held: LeNet-5 on Fashion-MNIST fell from 3,300
@@ -180,7 +183,7 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   DirectConvP p{N, CI, H, W, MO, mp, OH, OW, ph, pw, G, 0, 0, 0, 0, 0};
   p.offX = texel_index(x);
   std::vector<int32_t> prep = {i32(local_1d(dev)), 1, tm, 1, 1, KH, KW, 1, 1, 1, 1, 0, 0, flip ? 1 : 0};
-  launch(dev, ShaderId::conv_direct, prep, p, {texel(x), texel(x), wt, w}, groups_1d(dev, uint64_t(wt_n)),
+  launch(dev, ShaderId::conv_direct, prep, p, {texel(x), texel(x), wt, w, wt}, groups_1d(dev, uint64_t(wt_n)),
          1u, 1u, "conv_direct weights");
   p.offW = texel_index(wt, Texel::f32x4);
   p.tiles_r = (OH + tr - 1) / tr;
@@ -190,10 +193,11 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   uint32_t local = local_1d(dev);
   while (local > 8 && tiles < int64_t(local) * 8) local /= 2;
   uint32_t groups = uint32_t(std::clamp<int64_t>((tiles + local - 1) / local, 1, max_groups(dev)));
-  int vo = OW % 4 == 0 && tw % 4 == 0 && vec4_ok(y) ? 1 : 0;
-  std::vector<int32_t> spec = {i32(local), 0, tm, tr, tw, KH, KW, sh, sw, dh, dw, bias ? 1 : 0, vo, 0, relu ? 1 : 0};
-  launch(dev, ShaderId::conv_direct, spec, p, {texel(x), texel(wt, Texel::f32x4), y, bias ? *bias : y}, groups, 1u,
-         1u, flip ? "conv_direct dX" : "conv_direct fwd");
+  int vo = !pool_idx && OW % 4 == 0 && tw % 4 == 0 && vec4_ok(y) ? 1 : 0;
+  std::vector<int32_t> spec = {i32(local), 0, tm, tr, tw, KH, KW, sh, sw, dh, dw, bias ? 1 : 0, vo, 0, relu ? 1 : 0,
+                               pool_idx ? 1 : 0};
+  launch(dev, ShaderId::conv_direct, spec, p, {texel(x), texel(wt, Texel::f32x4), y, bias ? *bias : y, pool_idx ? *pool_idx : y},
+         groups, 1u, 1u, flip ? "conv_direct dX" : pool_idx ? "conv_direct fwd+pool" : "conv_direct fwd");
 }
 
 ConvP conv_params(const Geometry& g) {
@@ -352,7 +356,11 @@ struct ConvForward {
   Geometry g;
   bool grad = false;
 };
-ConvForward conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& o, bool relu) {
+// With pool (2x2 windows, stride 2, a ReLU, the direct kernel): the pooling runs in the
+// convolution's epilogue, f.y is the pooled output, *pool_idx its masked window indices, and the
+// full-size output is never stored; *pooled says whether that happened.
+ConvForward conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& o, bool relu,
+                           const Pool2dOptions* pool = nullptr, Tensor* pool_idx = nullptr, bool* pooled = nullptr) {
   check_conv(x, w, bias, o, "conv2d");
   Geometry g{int(x.size(0)), int(x.size(1)), int(x.size(2)), int(x.size(3)), int(w.size(0)), 0, 0,
              int(w.size(2)), int(w.size(3)), o.groups, o};
@@ -369,6 +377,18 @@ ConvForward conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias,
   f.grad = needs_grad({x, w, bias});
   bool late_bias = bias.defined() && !fused_bias;   // grouped: the bias, then the ReLU, after the kernel
   NoGradGuard no_grad;   // the callers record the node
+  Device& dev = x.device();
+  if (pooled) *pooled = false;
+  if (pool && relu && !late_bias && pool->kh == 2 && pool->kw == 2 && (pool->stride_h == 0 || pool->stride_h == 2) &&
+      (pool->stride_w == 0 || pool->stride_w == 2) && pool->pad_h == 0 && pool->pad_w == 0 && g.OH >= 2 && g.OW >= 2 &&
+      direct_fits(dev, g.KH, g.KW, o.dil_h, o.dil_w) && texel_ok(x) && texel_ok(w)) {
+    f.y = Tensor::empty({g.N, g.OC, g.OH / 2, g.OW / 2}, dev, x.dtype());
+    *pool_idx = Tensor::empty(f.y.shape(), dev, DType::i32);
+    launch_direct(x, w, fused_bias ? &bias : nullptr, f.y, g.N, g.C / g.groups, g.H, g.W, g.OC / g.groups, g.OH, g.OW,
+                  g.KH, g.KW, o.stride_h, o.stride_w, o.dil_h, o.dil_w, o.pad_h, o.pad_w, g.groups, false, true, pool_idx);
+    *pooled = true;
+    return f;
+  }
   f.y = conv_forward(x, w, fused_bias ? &bias : nullptr, g, f.grad ? &f.cols : nullptr, relu && !late_bias);
   if (late_bias) f.y = add(f.y, bias.reshape({1, g.OC, 1, 1}));
   if (late_bias && relu) f.y = vkwb::relu(f.y);
@@ -408,8 +428,11 @@ Tensor conv2d_relu_max_pool2d(const Tensor& x, const Tensor& w, const Tensor& bi
                               const Pool2dOptions& po) {
   // The CPU reference backend keeps the plain composition: the tests compare the two.
   if (x.device().is_cpu()) return max_pool2d(conv2d(x, w, bias, co, Epilogue::relu), po);
-  ConvForward f = conv2d_forward(x, w, bias, co, true);
-  MaskedMaxPool m = masked_max_pool2d(f.y, po);
+  Tensor idx;
+  bool pooled = false;
+  ConvForward f = conv2d_forward(x, w, bias, co, true, &po, &idx, &pooled);
+  MaskedMaxPool m = pooled ? masked_max_pool2d_of(f.y, idx, Shape{f.g.N, f.g.OC, f.g.OH, f.g.OW}, po)
+                           : masked_max_pool2d(f.y, po);
   Tensor out = m.y;
   if (f.grad) {
     auto backward = conv2d_backward(x, w, bias, f);

@@ -11,9 +11,8 @@
 namespace vkwb {
 using namespace detail;
 
-static PoolP pool_params(const Tensor& x, const Pool2dOptions& o_in, const char* op) {
-  check_float(x, op);
-  if (x.dim() != 4) throw Error(std::string(op) + ": input must be [N, C, H, W], got " + x.shape().str());
+static PoolP pool_params(const Shape& xs, const Pool2dOptions& o_in, const char* op) {
+  if (xs.dim() != 4) throw Error(std::string(op) + ": input must be [N, C, H, W], got " + xs.str());
   Pool2dOptions o = o_in;
   if (o.stride_h == 0) o.stride_h = o.kh;
   if (o.stride_w == 0) o.stride_w = o.kw;
@@ -21,9 +20,9 @@ static PoolP pool_params(const Tensor& x, const Pool2dOptions& o_in, const char*
     throw Error(std::string(op) + ": kernel and stride must be >= 1, padding >= 0");
   if (2 * o.pad_h > o.kh || 2 * o.pad_w > o.kw) throw Error(std::string(op) + ": padding must be at most half the kernel");
   PoolP p{};
-  p.planes = i32(x.size(0) * x.size(1));
-  p.H = i32(x.size(2));
-  p.W = i32(x.size(3));
+  p.planes = i32(xs[0] * xs[1]);
+  p.H = i32(xs[2]);
+  p.W = i32(xs[3]);
   p.KH = o.kh;
   p.KW = o.kw;
   p.sh = o.stride_h;
@@ -33,8 +32,12 @@ static PoolP pool_params(const Tensor& x, const Pool2dOptions& o_in, const char*
   p.OH = (p.H + 2 * p.ph - p.KH) / p.sh + 1;
   p.OW = (p.W + 2 * p.pw - p.KW) / p.sw + 1;
   p.count_pad = o.count_include_pad ? 1 : 0;
-  if (p.OH <= 0 || p.OW <= 0) throw Error(std::string(op) + ": kernel larger than input " + x.shape().str());
+  if (p.OH <= 0 || p.OW <= 0) throw Error(std::string(op) + ": kernel larger than input " + xs.str());
   return p;
+}
+static PoolP pool_params(const Tensor& x, const Pool2dOptions& o, const char* op) {
+  check_float(x, op);
+  return pool_params(x.shape(), o, op);
 }
 
 // Windows tile the image: every pixel is in at most one window (the fast kernel paths).
@@ -102,6 +105,15 @@ MaskedMaxPool detail::masked_max_pool2d(const Tensor& x, const Pool2dOptions& o)
   m.p = pool_params(x, o, "max_pool2d");
   m.input_shape = x.shape();
   pool_forward(x, m.p, true, true, m.y, m.idx);
+  return m;
+}
+
+MaskedMaxPool detail::masked_max_pool2d_of(Tensor y, Tensor idx, const Shape& input_shape, const Pool2dOptions& o) {
+  MaskedMaxPool m;
+  m.p = pool_params(input_shape, o, "max_pool2d");
+  m.input_shape = input_shape;
+  m.y = std::move(y);
+  m.idx = std::move(idx);
   return m;
 }
 

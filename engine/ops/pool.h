@@ -15,6 +15,8 @@ struct MaskedMaxPool {
   Shape input_shape;
 };
 MaskedMaxPool masked_max_pool2d(const Tensor& x, const Pool2dOptions& o);
+// The same from a pooled output and indices computed elsewhere (the direct convolution's epilogue).
+MaskedMaxPool masked_max_pool2d_of(Tensor y, Tensor idx, const Shape& input_shape, const Pool2dOptions& o);
 Tensor max_pool2d_grad(const Tensor& dy, const MaskedMaxPool& m);
 Tensor pool_grad(const Tensor& dy, const Tensor& idx, const PoolP& p, bool is_max, const Shape& xs);
 

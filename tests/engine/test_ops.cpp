@@ -211,6 +211,10 @@ BOOST_AUTO_TEST_CASE(convolution) {
       check_op("conv2d+relu+max_pool2d " + tag, [o](auto& in) {   // the CPU reference computes the composition
         return conv2d_relu_max_pool2d(in[0], in[1], in[2], o, {.kh = 2, .kw = 1, .stride_h = 1});
       }, {x, w, b}, 1e-4, 1e-4);
+      check_op("conv2d+relu+max_pool2d 2x2 (the direct kernel's epilogue) " + tag, [o](auto& in) {
+        return concat({conv2d_relu_max_pool2d(in[0], in[1], in[2], o, {}).reshape({-1}),
+                       conv2d_relu_max_pool2d(in[0], in[1], affine(in[2], 1.f, -0.7f), o, {}).reshape({-1})}, 0);   // windows at 0
+      }, {x, w, b}, 1e-4, 1e-4);
     }
   }
   unsetenv("VKWB_CONV");

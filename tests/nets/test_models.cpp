@@ -198,8 +198,11 @@ BOOST_AUTO_TEST_CASE(sequential_fuses_relu_into_linear_and_conv) {
       for (size_t i = 0; i < fused.grads[k].size(); ++i)
         BOOST_TEST_REQUIRE(std::abs(fused.grads[k][i] - plain.grads[k][i]) <= 1e-5f * (1 + std::abs(plain.grads[k][i])),
                            name << " parameter " << k << " gradient " << i);
-    int relus = std::string(name) == "lenet5" ? 4 : 2;   // every ReLU follows a Linear or a Conv2d
-    BOOST_TEST(plain.dispatches - fused.dispatches == uint64_t(relus), name << ": " << plain.dispatches << " vs " << fused.dispatches << " dispatches");
+    // Every ReLU follows a Linear or a Conv2d; on CPU drivers (the direct convolution kernel)
+    // LeNet-5's two max pools run in its convolutions' epilogues too.
+    const bool direct = dev.info().type == "cpu" && dev.info().texel_buffers && !std::getenv("VKWB_CONV");
+    int saved = std::string(name) == "lenet5" ? 4 + (direct ? 2 : 0) : 2;
+    BOOST_TEST(plain.dispatches - fused.dispatches == uint64_t(saved), name << ": " << plain.dispatches << " vs " << fused.dispatches << " dispatches");
   }
   // ConvTranspose2d + ReLU (+ MaxPool2d) is not fused into a convolution: it stays the transposed
   // op, then ReLU (then the pooling).
