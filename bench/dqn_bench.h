@@ -5,7 +5,8 @@
 //    (replay sampling not included); with replicas > 1, each replica updates on its shard of the
 //    batch and the gradients are averaged (as agents::Dqn does with cfg.replicas); the TD target
 //    max_a' Q_target(s', a') comes from the target network on the device or, with target = host,
-//    from a host copy of it (HostQNet, computed before the update is recorded, like agents::Dqn);
+//    from a host copy of it (HostQNet, computed before the update is recorded; agents::Dqn submits
+//    the online forward first and computes the targets while the device runs it);
 //  * batch-1 greedy action-selection latency (median us) three ways: HostQNet loops on a host copy
 //    of the weights (what the agent uses), the device forward + argmax + readback (on replica 0's
 //    device), and the engine's

@@ -188,7 +188,7 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   p.offW = texel_index(wt, Texel::f32x4);
   p.tiles_r = (OH + tr - 1) / tr;
   p.tiles_c = (OW + tw - 1) / tw;
-  p.tiles_m = mp / tm;
+  p.tiles_m = (MO + tm - 1) / tm;   // (mp may round past the last tile: whole texels)
   int64_t tiles = int64_t(p.tiles_r) * p.tiles_c * N * p.tiles_m * G;
   uint32_t local = local_1d(dev);
   while (local > 8 && tiles < int64_t(local) * 8) local /= 2;

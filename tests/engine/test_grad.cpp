@@ -107,6 +107,9 @@ BOOST_AUTO_TEST_CASE(conv_and_pool_grads) {
     gradcheck("conv2d+relu+max_pool2d 2x2 tiles" + v, [](auto& in) {
       return conv2d_relu_max_pool2d(in[0], in[1], in[2], {.pad_h = 1, .pad_w = 1}, {}); },
               {rnd({2, 3, 7, 5}, 49), rnd({5, 3, 3, 3}, 50), rnd({5}, 51, -1.2, -0.2)});
+    gradcheck("conv2d+relu+max_pool2d 2x2, groups, no bias" + v, [](auto& in) {
+      return conv2d_relu_max_pool2d(in[0], in[1], Tensor(), {.pad_w = 1, .groups = 2}, {}); },
+              {rnd({2, 4, 6, 5}, 55), rnd({6, 2, 3, 3}, 56)});
     gradcheck("conv2d+relu+max_pool2d 3x3 s2 overlapping, groups" + v, [](auto& in) {
       return conv2d_relu_max_pool2d(in[0], in[1], in[2], {.pad_h = 1, .groups = 2}, {.kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1}); },
               {rnd({2, 4, 6, 7}, 52), rnd({6, 2, 3, 2}, 53), rnd({6}, 54, -0.8, 0.4)});
