@@ -11,6 +11,7 @@
 #include <fstream>
 #include <string>
 #include <unistd.h>
+#include <utility>
 
 #include "agents/dqn.h"
 #include "agents/dqn_run.h"
@@ -246,6 +247,16 @@ std::vector<float> flat(std::vector<Tensor*> ps) {
   }
   return all;
 }
+// The largest |a - b| and the largest |a - start|: how far two runs from the same start parted,
+// against how far they moved.
+std::pair<double, double> divergence(const std::vector<float>& a, const std::vector<float>& b, const std::vector<float>& start) {
+  double worst = 0, moved = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    worst = std::max(worst, double(std::abs(a[i] - b[i])));
+    moved = std::max(moved, double(std::abs(a[i] - start[i])));
+  }
+  return {worst, moved};
+}
 // Fills the replay buffer of `agent` with `n` random Catch transitions.
 void fill_replay(Dqn& agent, int n, uint64_t seed) {
   auto env = envs::make_env("catch");
@@ -303,11 +314,7 @@ BOOST_AUTO_TEST_CASE(two_replicas_update_like_one) {
       BOOST_TEST((flat(two.online().parameters()) == start));
       for (int u = 0; u < 10; ++u) one.train_step(), two.train_step();
       const auto a = flat(one.online().parameters()), b = flat(two.online().parameters());
-      double worst = 0, moved = 0;
-      for (size_t i = 0; i < a.size(); ++i) {
-        worst = std::max(worst, double(std::abs(a[i] - b[i])));
-        moved = std::max(moved, double(std::abs(a[i] - start[i])));
-      }
+      const auto [worst, moved] = divergence(a, b, start);
       BOOST_TEST(moved > 1e-4);
       BOOST_TEST(worst < 1e-3 * moved, "largest difference " << worst << ", largest move " << moved);
       BOOST_TEST((flat(two.replicas().model(1).parameters()) == b));   // replica 1 took the same steps
@@ -353,11 +360,7 @@ BOOST_AUTO_TEST_CASE(host_td_target_learns_like_the_device_one) {
         worst_loss = std::max(worst_loss, std::abs(sd.loss - sh.loss) / std::max(1e-3, std::abs(sd.loss)));
       }
       const auto a = flat(on_device.online().parameters()), b = flat(on_host.online().parameters());
-      double worst = 0, moved = 0;
-      for (size_t i = 0; i < a.size(); ++i) {
-        worst = std::max(worst, double(std::abs(a[i] - b[i])));
-        moved = std::max(moved, double(std::abs(a[i] - start[i])));
-      }
+      const auto [worst, moved] = divergence(a, b, start);
       BOOST_TEST(moved > 1e-3);
       BOOST_TEST(worst < 1e-4 * moved, "largest difference " << worst << ", largest move " << moved);
       BOOST_TEST(worst_loss < 1e-4, "largest relative loss difference " << worst_loss);
