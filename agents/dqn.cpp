@@ -32,7 +32,7 @@ Tensor elementwise_loss(const std::string& kind, const Tensor& q, const Tensor& 
 
 }  // namespace
 
-std::string auto_target_net(const Device& dev) { return dev.is_cpu() || dev.info().type == "cpu" ? "host" : "device"; }
+std::string auto_target_net(const Device& dev) { return dev.runs_on_host_cores() ? "host" : "device"; }
 
 Dqn::Dqn(const DqnConfig& cfg, Device& dev, envs::ObsShape obs, int num_actions)
     : cfg_(cfg), obs_shape_(obs), num_actions_(num_actions),

@@ -79,7 +79,7 @@ DqnBenchResult bench_dqn(Device& dev, const DqnBenchOptions& opt) {
     throw Error("bench dqn: updates, reps and latency_calls must be >= 1, warmup >= 0");
   if (opt.target != "auto" && opt.target != "host" && opt.target != "device")
     throw Error("bench dqn: target must be auto, host or device, got '" + opt.target + "'");
-  r.target = opt.target == "auto" ? (dev.is_cpu() || dev.info().type == "cpu" ? "host" : "device") : opt.target;
+  r.target = opt.target == "auto" ? (dev.runs_on_host_cores() ? "host" : "device") : opt.target;   // as agents::auto_target_net
   const bool host_target = r.target == "host";
   // The online network and its optimizer on each data-parallel replica (one: on `dev` itself),
   // each replica with its own target network and its shard of every batch.

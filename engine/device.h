@@ -94,6 +94,8 @@ class Device {
 
   DeviceKind kind() const { return kind_; }
   bool is_cpu() const { return kind_ == DeviceKind::cpu; }
+  // Its kernels run on the host's own cores: the CPU backend or a CPU Vulkan driver (lavapipe).
+  bool runs_on_host_cores() const { return is_cpu() || info().type == "cpu"; }
   const DeviceInfo& info() const { return info_; }
   const std::string& name() const { return info_.name; }
 

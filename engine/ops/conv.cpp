@@ -358,9 +358,9 @@ struct ConvForward {
 };
 // With pool (2x2 windows, stride 2, a ReLU, the direct kernel): the pooling runs in the
 // convolution's epilogue, f.y is the pooled output, *pool_idx its masked window indices, and the
-// full-size output is never stored; *pooled says whether that happened.
+// full-size output is never stored (*pool_idx stays undefined when it cannot be done).
 ConvForward conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& o, bool relu,
-                           const Pool2dOptions* pool = nullptr, Tensor* pool_idx = nullptr, bool* pooled = nullptr) {
+                           const Pool2dOptions* pool = nullptr, Tensor* pool_idx = nullptr) {
   check_conv(x, w, bias, o, "conv2d");
   Geometry g{int(x.size(0)), int(x.size(1)), int(x.size(2)), int(x.size(3)), int(w.size(0)), 0, 0,
              int(w.size(2)), int(w.size(3)), o.groups, o};
@@ -378,7 +378,6 @@ ConvForward conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias,
   bool late_bias = bias.defined() && !fused_bias;   // grouped: the bias, then the ReLU, after the kernel
   NoGradGuard no_grad;   // the callers record the node
   Device& dev = x.device();
-  if (pooled) *pooled = false;
   if (pool && relu && !late_bias && pool->kh == 2 && pool->kw == 2 && (pool->stride_h == 0 || pool->stride_h == 2) &&
       (pool->stride_w == 0 || pool->stride_w == 2) && pool->pad_h == 0 && pool->pad_w == 0 && g.OH >= 2 && g.OW >= 2 &&
       direct_fits(dev, g.KH, g.KW, o.dil_h, o.dil_w) && texel_ok(x) && texel_ok(w)) {
@@ -386,7 +385,6 @@ ConvForward conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias,
     *pool_idx = Tensor::empty(f.y.shape(), dev, DType::i32);
     launch_direct(x, w, fused_bias ? &bias : nullptr, f.y, g.N, g.C / g.groups, g.H, g.W, g.OC / g.groups, g.OH, g.OW,
                   g.KH, g.KW, o.stride_h, o.stride_w, o.dil_h, o.dil_w, o.pad_h, o.pad_w, g.groups, false, true, pool_idx);
-    *pooled = true;
     return f;
   }
   f.y = conv_forward(x, w, fused_bias ? &bias : nullptr, g, f.grad ? &f.cols : nullptr, relu && !late_bias);
@@ -429,9 +427,8 @@ Tensor conv2d_relu_max_pool2d(const Tensor& x, const Tensor& w, const Tensor& bi
   // The CPU reference backend keeps the plain composition: the tests compare the two.
   if (x.device().is_cpu()) return max_pool2d(conv2d(x, w, bias, co, Epilogue::relu), po);
   Tensor idx;
-  bool pooled = false;
-  ConvForward f = conv2d_forward(x, w, bias, co, true, &po, &idx, &pooled);
-  MaskedMaxPool m = pooled ? masked_max_pool2d_of(f.y, idx, Shape{f.g.N, f.g.OC, f.g.OH, f.g.OW}, po)
+  ConvForward f = conv2d_forward(x, w, bias, co, true, &po, &idx);
+  MaskedMaxPool m = idx.defined() ? masked_max_pool2d_of(f.y, idx, Shape{f.g.N, f.g.OC, f.g.OH, f.g.OW}, po)
                            : masked_max_pool2d(f.y, po);
   Tensor out = m.y;
   if (f.grad) {
