@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <span>
 
@@ -34,6 +35,11 @@ Tensor elementwise_loss(const std::string& kind, const Tensor& q, const Tensor& 
 
 std::string auto_target_net(const Device& dev) { return dev.runs_on_host_cores() ? "host" : "device"; }
 
+bool use_host_optimizer(const Device& dev, int replicas) {
+  if (const char* e = std::getenv("VKWB_HOST_OPTIM"); e && *e) return std::string(e) != "0";
+  return dev.runs_on_host_cores() && replicas == 1;
+}
+
 Dqn::Dqn(const DqnConfig& cfg, Device& dev, envs::ObsShape obs, int num_actions)
     : cfg_(cfg), obs_shape_(obs), num_actions_(num_actions),
       replay_rng_(derive_seed(cfg.seed, 4)) {
@@ -41,6 +47,7 @@ Dqn::Dqn(const DqnConfig& cfg, Device& dev, envs::ObsShape obs, int num_actions)
   if (cfg_.replicas == 0) cfg_.replicas = nn::auto_replicas(dev, cfg_.batch_size);
   if (cfg_.target_net == "auto") cfg_.target_net = auto_target_net(dev);
   host_target_ = cfg_.target_net == "host";
+  const bool host_optimizer = use_host_optimizer(dev, cfg_.replicas);
   const QNetworkOptions qo{.obs = obs, .num_actions = num_actions, .kind = cfg.network, .hidden = cfg.hidden, .dueling = cfg.dueling};
   dp_ = std::make_unique<nn::DataParallel>(
       Device::open_replicas(dev, cfg_.replicas), derive_seed(cfg.seed, 0),
@@ -48,6 +55,7 @@ Dqn::Dqn(const DqnConfig& cfg, Device& dev, envs::ObsShape obs, int num_actions)
       [&](std::vector<Tensor*> params) {
         auto o = make_dqn_optimizer(cfg, std::move(params));
         if (cfg.grad_clip > 0) o->clip_grad_norm(cfg.grad_clip);
+        o->set_host_update(host_optimizer);
         return o;
       });
   for (int r = 0; r < dp_->size(); ++r) {

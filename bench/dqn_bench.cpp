@@ -81,6 +81,10 @@ DqnBenchResult bench_dqn(Device& dev, const DqnBenchOptions& opt) {
     throw Error("bench dqn: target must be auto, host or device, got '" + opt.target + "'");
   r.target = opt.target == "auto" ? (dev.runs_on_host_cores() ? "host" : "device") : opt.target;   // as agents::auto_target_net
   const bool host_target = r.target == "host";
+  if (opt.optimizer_on != "auto" && opt.optimizer_on != "host" && opt.optimizer_on != "device")
+    throw Error("bench dqn: optimizer_on must be auto, host or device, got '" + opt.optimizer_on + "'");
+  r.optimizer_on = opt.optimizer_on == "auto" ? (dev.runs_on_host_cores() && opt.replicas == 1 ? "host" : "device")   // as agents::use_host_optimizer
+                                              : opt.optimizer_on;
   // The online network and its optimizer on each data-parallel replica (one: on `dev` itself),
   // each replica with its own target network and its shard of every batch.
   std::vector<std::shared_ptr<Net>> nets;
@@ -90,8 +94,11 @@ DqnBenchResult bench_dqn(Device& dev, const DqnBenchOptions& opt) {
                         return nn::ModulePtr(nets.back()->seq);
                       },
                       [&](std::vector<Tensor*> p) -> std::unique_ptr<nn::Optimizer> {
-                        if (opt.optimizer == "adam") return std::make_unique<nn::Adam>(std::move(p), nn::AdamOptions{.lr = 2.5e-4f});
-                        return std::make_unique<nn::RMSprop>(std::move(p), nn::RMSpropOptions{.lr = 2.5e-4f, .alpha = 0.95f, .eps = 0.01f});
+                        std::unique_ptr<nn::Optimizer> o;
+                        if (opt.optimizer == "adam") o = std::make_unique<nn::Adam>(std::move(p), nn::AdamOptions{.lr = 2.5e-4f});
+                        else o = std::make_unique<nn::RMSprop>(std::move(p), nn::RMSpropOptions{.lr = 2.5e-4f, .alpha = 0.95f, .eps = 0.01f});
+                        o->set_host_update(r.optimizer_on == "host");
+                        return o;
                       });
   const int R = dp.size();
   r.replicas = R;
@@ -263,12 +270,12 @@ std::string format(const DqnBenchResult& r) {
   std::string reps;
   for (double v : r.updates_per_sec_reps) reps += (reps.empty() ? "" : ", ") + std::to_string(int(v + 0.5));
   std::snprintf(buf, sizeof buf,
-                "dqn on %s%s: update step batch 32 (MinAtar net, %s, target net on the %s): %.0f updates/s (reps %s; %.1f dispatches, "
+                "dqn on %s%s: update step batch 32 (MinAtar net, %s on the %s, target net on the %s): %.0f updates/s (reps %s; %.1f dispatches, "
                 "%.3f submits per update%s)\n"
                 "action selection batch 1, median: host copy %.1f us, device %.1f us, CPU reference backend %.1f us; "
                 "host-copy refresh %.1f us\n",
                 r.device.c_str(), r.replicas > 1 ? (" x " + std::to_string(r.replicas) + " replicas").c_str() : "", r.optimizer.c_str(),
-                r.target.c_str(), r.updates_per_sec, reps.c_str(), r.dispatches_per_update, r.submits_per_update, r.replicas > 1 ? " and replica" : "",
+                r.optimizer_on.c_str(), r.target.c_str(), r.updates_per_sec, reps.c_str(), r.dispatches_per_update, r.submits_per_update, r.replicas > 1 ? " and replica" : "",
                 r.act_host_us, r.act_device_us, r.act_cpu_backend_us, r.host_refresh_us);
   std::string out = buf;
   for (auto& gm : r.gemms) {

@@ -31,6 +31,8 @@ struct DqnBenchOptions {
   int replicas = 1;                    // data-parallel replicas of the learner (nets/parallel.h), each on a shard
   std::string target = "auto";         // where the target network's forward runs: host (HostQNet on a copy of
                                        // its weights, as agents::Dqn does), device, or auto (host on a CPU driver)
+  std::string optimizer_on = "auto";   // where the optimizer's updates run: host (nn::Optimizer::set_host_update, same
+                                       // results), device (the kernel), or auto (as agents::use_host_optimizer)
 };
 
 // One GEMM of the update step, timed alone (median over repeated calls, synced).
@@ -45,6 +47,7 @@ struct DqnBenchResult {
   std::string device, optimizer;
   int replicas = 1;
   std::string target;                    // host or device (auto resolved)
+  std::string optimizer_on;              // host or device (auto resolved)
   double updates_per_sec = 0;            // median over reps
   std::vector<double> updates_per_sec_reps;
   double dispatches_per_update = 0;

@@ -142,6 +142,11 @@ struct OptimStep {
   OptimOp op = OptimOp::sgd;
   float lr = 0.01f, weight_decay = 0.f, a = 0.f, b = 0.f, eps = 0.f, c1 = 1.f, c2 = 1.f, momentum = 0.f;
   bool flag = false, first = false;
+  // Run the update on the host over the mapped memory instead of dispatching the kernel, with the
+  // kernel's float arithmetic (bit-identical results; tested). Honoured on CPU drivers with
+  // host-visible memory only (Device::runs_on_host_cores), else ignored; it waits for the
+  // device's pending work first. Worth it when a host core would otherwise wait for the device.
+  bool on_host = false;
 };
 // Updates param in place from grad (scaled by grad_scale[0] if given) and the state buffers.
 void optim_update(const OptimStep& s, Tensor& param, const Tensor& grad, Tensor* s1, Tensor* s2, Tensor* s3,

@@ -51,6 +51,7 @@ void Optimizer::step() {
   if (!scale.defined()) scale = Tensor::ones({1}, dev);
   steps_++;
   OptimStep s = configure();
+  s.on_host = host_update_;
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor g = params_[i]->grad();
     if (!g.defined()) continue;   // unused parameter this step

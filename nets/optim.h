@@ -32,6 +32,11 @@ class Optimizer {
   // chunks whose boundaries fall on multiples of 64 elements (256 bytes, so views of them keep
   // every device's storage-buffer offset alignment and vec4 access), the first shards the longest.
   static std::pair<int64_t, int64_t> shard_range(int64_t n, int index, int count);
+  // On a CPU driver, run the updates on the host over the mapped memory (OptimStep::on_host: the
+  // kernel's results bit for bit); ignored on GPUs. Off by default: it pays when a host core
+  // would otherwise wait for the device (the DQN learner), not when every core runs a replica.
+  void set_host_update(bool on) { host_update_ = on; }
+  bool host_update() const { return host_update_; }
   float lr = 0.01f;
   int64_t steps() const { return steps_; }
   const std::string& name() const { return name_; }
@@ -43,6 +48,7 @@ class Optimizer {
  protected:
   virtual OptimStep configure() const = 0;   // per-step kernel parameters
   virtual int state_buffers() const = 0;
+  bool host_update_ = false;
   std::vector<Tensor*> params_;
   std::vector<std::array<Tensor, 3>> state_;
   int64_t steps_ = 0;

@@ -368,6 +368,45 @@ BOOST_AUTO_TEST_CASE(host_td_target_learns_like_the_device_one) {
   }
 }
 
+// The optimizer's updates on the host (what a CPU driver with one replica gets) are the kernel's
+// bit for bit: the same weights, optimizer state and statistics after updates across target syncs,
+// for centred RMSprop (the preset) and Adam with gradient clipping. VKWB_HOST_OPTIM overrides
+// the choice.
+BOOST_AUTO_TEST_CASE(host_optimizer_updates_bit_for_bit_like_the_kernel) {
+  for (const char* optimizer : {"rmsprop", "adam"}) {
+    BOOST_TEST_CONTEXT(optimizer) {
+      DqnConfig c = tiny();
+      c.target_every = 3;
+      c.optimizer = optimizer;
+      c.grad_clip = std::string(optimizer) == "adam" ? 0.5f : 0.f;
+      c.network = "conv";
+      auto env = envs::make_env(c.env);
+      setenv("VKWB_HOST_OPTIM", "0", 1);
+      Dqn on_device(c, test::gpu(), env->observation_shape(), env->num_actions());
+      BOOST_TEST(!on_device.replicas().optimizer(0).host_update());
+      setenv("VKWB_HOST_OPTIM", "1", 1);
+      Dqn on_host(c, test::gpu(), env->observation_shape(), env->num_actions());
+      BOOST_TEST(on_host.replicas().optimizer(0).host_update());
+      unsetenv("VKWB_HOST_OPTIM");
+      BOOST_TEST(use_host_optimizer(test::gpu(), 1) == test::gpu().runs_on_host_cores());
+      BOOST_TEST(!use_host_optimizer(test::gpu(), 2));
+      fill_replay(on_device, 100, 2);
+      fill_replay(on_host, 100, 2);
+      const auto start = flat(on_device.online().parameters());
+      for (int u = 0; u < 10; ++u) on_device.train_step(), on_host.train_step();
+      BOOST_TEST((flat(on_device.online().parameters()) != start));
+      BOOST_TEST((flat(on_device.online().parameters()) == flat(on_host.online().parameters())));
+      BOOST_TEST((flat(on_device.target().parameters()) == flat(on_host.target().parameters())));
+      const auto sd = on_device.replicas().optimizer(0).state_dict(), sh = on_host.replicas().optimizer(0).state_dict();
+      BOOST_REQUIRE_EQUAL(sd.size(), sh.size());
+      for (const auto& [k, t] : sd) BOOST_TEST((t.to_vector() == sh.at(k).to_vector()), "state " << k);
+      const auto a = on_device.take_stats(), b = on_host.take_stats();
+      BOOST_TEST(a.loss == b.loss);
+      BOOST_TEST(a.q_mean == b.q_mean);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(soft_target_sync_is_polyak_averaging) {
   DqnConfig c = tiny();
   c.tau = 0.25f;

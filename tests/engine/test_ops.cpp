@@ -1,6 +1,8 @@
 // Every kernel against the CPU reference on odd shapes (1, 7, 13, 127, 257, ...).
 #include <boost/test/unit_test.hpp>
 
+#include <cstring>
+
 #include "support/op_check.h"
 
 using namespace vkwb;
@@ -364,7 +366,8 @@ BOOST_AUTO_TEST_CASE(normalisation) {
 
 BOOST_AUTO_TEST_CASE(optimizer_kernel) {
   // Both kernel paths: vec4 (n / 4 quads, then the n % 4 tail one by one) and float (VKWB_VEC4=0,
-  // or a state buffer that does not start on 16 bytes).
+  // or a state buffer that does not start on 16 bytes); the host update on CPU drivers is checked
+  // below, bit for bit against the kernel.
   for (const char* v4 : {"1", "0"}) {
     setenv("VKWB_VEC4", v4, 1);
     for (int64_t n : {257, 8, 3}) {
@@ -395,6 +398,48 @@ BOOST_AUTO_TEST_CASE(optimizer_kernel) {
     }
   }
   unsetenv("VKWB_VEC4");
+  // On a CPU driver the update runs on the host: the kernel's results bit for bit, every
+  // optimizer and flag, odd sizes, views inside their blocks, a gradient scale, three steps.
+  if (gpu().runs_on_host_cores()) {
+    for (int op = 0; op <= 5; ++op) {
+      for (int variant = 0; variant < 3; ++variant) {
+        OptimStep s;
+        s.op = OptimOp(op);
+        s.lr = 0.01f;
+        s.weight_decay = variant == 1 ? 0.f : 0.01f;
+        s.a = 0.9f;
+        s.b = op == 5 ? 0.999f : 0.1f;
+        s.eps = op == 4 ? 0.01f : 1e-8f;
+        s.c1 = 0.1f;
+        s.c2 = 0.001f;
+        s.flag = variant >= 1;
+        s.momentum = op == 4 && variant == 2 ? 0.5f : 0.f;
+        std::vector<std::vector<float>> got;
+        for (bool host : {false, true}) {
+          s.on_host = host;
+          Device& d = gpu();
+          Tensor p = Tensor::randn({301}, d, 81);
+          Tensor g = Tensor::randn({301}, d, 82);
+          Tensor st = Tensor::rand({3, 312}, d, 83, 0, 1);
+          Tensor s1 = st.slice(0, 1).reshape({-1}).slice(4, 305), s2 = st.slice(1, 2).reshape({-1}).slice(8, 309);
+          Tensor s3 = st.slice(2, 3).reshape({-1}).slice(0, 301);
+          Tensor scale = Tensor::full({1}, 0.75f, d);
+          s.first = true;
+          for (int step = 0; step < 3; ++step) {
+            optim_update(s, p, g, &s1, &s2, &s3, &scale);
+            s.first = false;
+          }
+          got.push_back(concat({p, st.reshape({-1})}, 0).to_vector());
+        }
+        BOOST_TEST_CONTEXT("optimizer " << op << " variant " << variant) {
+          BOOST_REQUIRE_EQUAL(got[0].size(), got[1].size());
+          size_t diff = 0;
+          for (size_t i = 0; i < got[0].size(); ++i) diff += std::memcmp(&got[0][i], &got[1][i], 4) != 0;
+          BOOST_TEST(diff == 0u);
+        }
+      }
+    }
+  }
   // A gradient that starts one float into its buffer: the float path, same results.
   OptimStep s;
   s.op = OptimOp::adam;
