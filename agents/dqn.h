@@ -35,7 +35,7 @@ struct DqnStats {
 std::string auto_target_net(const Device& dev);
 // Whether the learner's optimizer updates run on the host (nn::Optimizer::set_host_update; the
 // same results bit for bit): on a CPU driver with one replica, whose updates run on one core while
-// the host thread waits on the other (28-38 % more training frames/s). VKWB_HOST_OPTIM=0|1
+// the host thread waits on the other (+28 % median training frames/s). VKWB_HOST_OPTIM=0|1
 // overrides it (benchmarks).
 bool use_host_optimizer(const Device& dev, int replicas);
 
