@@ -7,6 +7,7 @@
 #include <span>
 #include <tuple>
 
+#include "agents/dqn.h"
 #include "agents/host_q_net.h"
 #include "engine/autograd.h"
 #include "engine/error.h"
@@ -79,12 +80,11 @@ DqnBenchResult bench_dqn(Device& dev, const DqnBenchOptions& opt) {
     throw Error("bench dqn: updates, reps and latency_calls must be >= 1, warmup >= 0");
   if (opt.target != "auto" && opt.target != "host" && opt.target != "device")
     throw Error("bench dqn: target must be auto, host or device, got '" + opt.target + "'");
-  r.target = opt.target == "auto" ? (dev.runs_on_host_cores() ? "host" : "device") : opt.target;   // as agents::auto_target_net
+  r.target = opt.target == "auto" ? agents::auto_target_net(dev) : opt.target;
   const bool host_target = r.target == "host";
   if (opt.optimizer_on != "auto" && opt.optimizer_on != "host" && opt.optimizer_on != "device")
     throw Error("bench dqn: optimizer_on must be auto, host or device, got '" + opt.optimizer_on + "'");
-  r.optimizer_on = opt.optimizer_on == "auto" ? (dev.runs_on_host_cores() && opt.replicas == 1 ? "host" : "device")   // as agents::use_host_optimizer
-                                              : opt.optimizer_on;
+  r.optimizer_on = opt.optimizer_on != "auto" ? opt.optimizer_on : agents::use_host_optimizer(dev, opt.replicas) ? "host" : "device";
   // The online network and its optimizer on each data-parallel replica (one: on `dev` itself),
   // each replica with its own target network and its shard of every batch.
   std::vector<std::shared_ptr<Net>> nets;

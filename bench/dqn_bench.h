@@ -32,7 +32,7 @@ struct DqnBenchOptions {
   std::string target = "auto";         // where the target network's forward runs: host (HostQNet on a copy of
                                        // its weights, as agents::Dqn does), device, or auto (host on a CPU driver)
   std::string optimizer_on = "auto";   // where the optimizer's updates run: host (nn::Optimizer::set_host_update, same
-                                       // results), device (the kernel), or auto (as agents::use_host_optimizer)
+                                       // results), device (the kernel), or auto (agents::use_host_optimizer)
 };
 
 // One GEMM of the update step, timed alone (median over repeated calls, synced).

@@ -86,9 +86,12 @@ static void pool_forward(const Tensor& x, const PoolP& p, bool is_max, bool relu
       with_float_type(x.dtype(), [&](auto t) {
         using T = decltype(t);
         ref::pool<T>(is_max, p, x.data<T>(), y.data<T>(), is_max ? idx.data<int32_t>() : nullptr);
-        if (relu_mask)
+        if (relu_mask) {
+          const T* yv = y.data<T>();
+          int32_t* iv = idx.data<int32_t>();
           for (int64_t i = 0; i < y.numel(); ++i)
-            if (!(y.data<T>()[i] > T(0))) idx.data<int32_t>()[i] = -1;
+            if (!(yv[i] > T(0))) iv[i] = -1;
+        }
       });
     } else {
       PoolP q = p;
