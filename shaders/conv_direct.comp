@@ -5,7 +5,7 @@
 // tap: KH*KW gathers per pixel and input channel. Here each invocation computes a block of
 // TM output channels x TR output rows x TW output columns of one image: per input channel it
 // fetches the (TR-1)*SH + (KH-1)*DH + 1 by (TW-1)*SW + (KW-1)*DW + 1 input patch once into
-// registers and reuses it for every tap, and the weights of the TM channels four at a time.
+// registers and reuses it for every tap, and the weights of the TM channels (all taps of the channel).
 // For a 3x3 kernel and a 2x8 block that is 40 + 36 fetches per 2,304 FMAs instead of 432.
 // Kernel size, strides and dilations are specialization constants, so the tap loops unroll.
 //
@@ -107,18 +107,26 @@ void main() {
           float v = texelFetch(X, p.offX + (ok ? xb + r * p.W + q : 0)).x;
           pt[r][q] = ok ? v : 0.0;
         }
-      [[unroll]] for (int kh = 0; kh < KH; ++kh)
-        [[unroll]] for (int kw = 0; kw < KW; ++kw) {
-          float wv[(TM + 3) / 4 * 4];   // TM = 6: the second texel's last two go unused
-          [[unroll]] for (int i = 0; i < TM; i += 4) {
-            vec4 w4 = texelFetch(Wt, p.offW + wb + ((kh * KW + kw) * p.MP + i >> 2));
-            wv[i] = w4.x; wv[i + 1] = w4.y; wv[i + 2] = w4.z; wv[i + 3] = w4.w;
-          }
-          [[unroll]] for (int i = 0; i < TM; ++i)
-            [[unroll]] for (int r = 0; r < TR; ++r)
-              [[unroll]] for (int q = 0; q < TW; ++q)
-                acc[i][r][q] = fma(wv[i], pt[r * SH + kh * DH][q * SW + kw * DW], acc[i][r][q]);
+      // Every weight of this input channel first, then the FMAs, each accumulator taking all its
+      // taps in a row: a texel fetch is a function call in llvmpipe's JIT code that clobbers every
+      // vector register, so fetches between the FMAs (one weight texel per tap, as this kernel
+      // did until 2026-12-05) made every accumulator and patch value go to the stack and back
+      // once per tap (docs/PERFORMANCE.md: LeNet-5's convolutions 25-30 % faster this way).
+      float wa[KH * KW][(TM + 3) / 4 * 4];   // TM = 6: the second texel's last two go unused
+      [[unroll]] for (int tap = 0; tap < KH * KW; ++tap)
+        [[unroll]] for (int i = 0; i < TM; i += 4) {
+          vec4 w4 = texelFetch(Wt, p.offW + wb + (tap * p.MP + i >> 2));
+          wa[tap][i] = w4.x; wa[tap][i + 1] = w4.y; wa[tap][i + 2] = w4.z; wa[tap][i + 3] = w4.w;
         }
+      [[unroll]] for (int i = 0; i < TM; ++i)
+        [[unroll]] for (int r = 0; r < TR; ++r)
+          [[unroll]] for (int q = 0; q < TW; ++q) {
+            float a = acc[i][r][q];
+            [[unroll]] for (int kh = 0; kh < KH; ++kh)
+              [[unroll]] for (int kw = 0; kw < KW; ++kw)
+                a = fma(wa[kh * KW + kw][i], pt[r * SH + kh * DH][q * SW + kw * DW], a);
+            acc[i][r][q] = a;
+          }
       xb += HW;
       wb += (KH * KW * p.MP) >> 2;
     }

@@ -159,11 +159,22 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   }
   int mp = (MO + tm - 1) / tm * tm;
   mp = (mp + 3) / 4 * 4;   // texels of four channels
-  // Blocks of 2 x 4 pixels: bigger blocks fetch less per FMA but spill more accumulators. Measured
-  // on LeNet-5 (one llvmpipe thread, 20 steps, forward + data-gradient ms): 2x4 116 + 95, 4x4
-  // 123 + 97, 2x6 127 + 100, 2x8 170 + 115, 4x7 (28-wide rows without waste) 153 + 105; the DQN
-  // net's 8x8 planes do not care (225-230 us for 2x4 ... 1x8). docs/PERFORMANCE.md.
-  int tw = std::min(OW, 4), tr = std::min(OH, 2);
+  // Blocks of 2 rows x TW columns, TW from {4, 6, 8}: wider blocks fetch less per FMA and waste
+  // columns at the right edge when OW is not a multiple, and past ~192 accumulators per
+  // invocation the spills cost more than the fetches saved. A block costs about 4 columns' worth
+  // of set-up. Measured per layer (one llvmpipe thread, 2026-12-05, docs/PERFORMANCE.md): LeNet-5's
+  // first layer (OW 28, 6 channels) and its second's data gradient (OW 14, 6 channels) are
+  // fastest at 2x8, its second layer (OW 10, 16 channels) at 2x6, the DQN net's (OW 8, 16
+  // channels) at 2x4.
+  int tr = std::min(OH, 2), tw = std::min(OW, 4);
+  if (OW > 4) {
+    int64_t best = -1;
+    for (int c : {4, 6, 8}) {
+      if (tm * tr * c > 192) break;
+      int64_t cost = (OW + c - 1) / c * int64_t(c + 4);
+      if (best < 0 || cost < best) best = cost, tw = c;
+    }
+  }
   if (const char* e = std::getenv("VKWB_CONV_DIRECT_TILE")) {   // tuning knob: TRxTW
     if (std::sscanf(e, "%dx%d", &tr, &tw) != 2 || tr < 1 || tw < 1 || tr > 8 || tw > 16)
       throw Error(std::string("VKWB_CONV_DIRECT_TILE=") + e + ": expected TRxTW, rows 1..8, columns 1..16");
