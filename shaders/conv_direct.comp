@@ -111,7 +111,7 @@ void main() {
       // taps in a row: a texel fetch is a function call in llvmpipe's JIT code that clobbers every
       // vector register, so fetches between the FMAs (one weight texel per tap, as this kernel
       // did until 2026-12-05) made every accumulator and patch value go to the stack and back
-      // once per tap (docs/PERFORMANCE.md: LeNet-5's convolutions 25-30 % faster this way).
+      // once per tap (docs/PERFORMANCE.md: LeNet-5's convolutions 7-21 % faster this way).
       float wa[KH * KW][(TM + 3) / 4 * 4];   // TM = 6: the second texel's last two go unused
       [[unroll]] for (int tap = 0; tap < KH * KW; ++tap)
         [[unroll]] for (int i = 0; i < TM; i += 4) {
