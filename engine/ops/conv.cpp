@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 
 #include "engine/autograd.h"
 #include "engine/ops.h"
@@ -138,6 +139,20 @@ ConvPath conv_path(const Device& dev) {
 }
 bool use_implicit(const Device& dev) { return conv_path(dev) != ConvPath::gemm; }
 
+// The tile width from `widths` (in order of preference on ties) that covers `extent` columns at
+// the least cost, a tile costing its width plus `setup` columns' worth; widths above max_width
+// are skipped (the first width is always allowed).
+int cheapest_width(int64_t extent, std::initializer_list<int> widths, int setup, int max_width = 1 << 30) {
+  int pick = *widths.begin();
+  int64_t best = -1;
+  for (int c : widths) {
+    if (c > max_width && c != pick) continue;
+    int64_t cost = (extent + c - 1) / c * int64_t(c + setup);
+    if (best < 0 || cost < best) best = cost, pick = c;
+  }
+  return pick;
+}
+
 // The direct kernel unrolls the taps and holds the input patch in registers: kernels up to 5x5.
 bool direct_fits(const Device& dev, int KH, int KW, int dh, int dw) {
   return conv_path(dev) == ConvPath::direct && KH * KW <= 25 && (KH - 1) * dh <= 8 && (KW - 1) * dw <= 8;
@@ -167,14 +182,7 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   // fastest at 2x8, its second layer (OW 10, 16 channels) at 2x6, the DQN net's (OW 8, 16
   // channels) at 2x4.
   int tr = std::min(OH, 2), tw = std::min(OW, 4);
-  if (OW > 4) {
-    int64_t best = -1;
-    for (int c : {4, 6, 8}) {
-      if (tm * tr * c > 192) break;
-      int64_t cost = (OW + c - 1) / c * int64_t(c + 4);
-      if (best < 0 || cost < best) best = cost, tw = c;
-    }
-  }
+  if (OW > 4) tw = cheapest_width(OW, {4, 6, 8}, 4, 192 / (tm * tr));
   if (const char* e = std::getenv("VKWB_CONV_DIRECT_TILE")) {   // tuning knob: TRxTW
     if (std::sscanf(e, "%dx%d", &tr, &tw) != 2 || tr < 1 || tw < 1 || tr > 8 || tw > 16)
       throw Error(std::string("VKWB_CONV_DIRECT_TILE=") + e + ": expected TRxTW, rows 1..8, columns 1..16");
@@ -229,13 +237,7 @@ void launch_implicit(int mode, ConvP p, const Tensor& a, const Tensor& b, Tensor
   // 1,546-1,592 (16x16, 16x20), the DQN net 438 -> 327 (16x16) -> 281 (16x20; 268 at 16x12),
   // VGG-11-BN x0.25 unchanged (2,704 vs 2,725 us).
   int tm = int(std::min<int64_t>(rows, 16)), tn = 32;
-  if (mode == 1) {
-    int64_t best = -1;
-    for (int c : {16, 20, 12}) {
-      int64_t cost = (cols + c - 1) / c * (c + 8);
-      if (best < 0 || cost < best) best = cost, tn = c;
-    }
-  }
+  if (mode == 1) tn = cheapest_width(cols, {16, 20, 12}, 8);
   if (const char* e = std::getenv("VKWB_CONV_TILE")) {   // tuning knob: TMxTN, 1..32
     if (std::sscanf(e, "%dx%d", &tm, &tn) != 2 || tm < 1 || tn < 1 || tm > 32 || tn > 32)
       throw Error(std::string("VKWB_CONV_TILE=") + e + ": expected TMxTN with sizes 1..32, e.g. 8x8");
