@@ -33,7 +33,7 @@ layout(constant_id = 11) const int BIAS = 0;
 layout(constant_id = 12) const int VO = 0;
 layout(constant_id = 13) const int FLIP = 0;
 layout(constant_id = 14) const int ACT = 0;
-// POOL == 1 (with ACT 1, TR 2, TW even): 2x2 stride-2 max pooling of the ReLU output in the
+// POOL == 1 (with ACT 1, TR and TW even): 2x2 stride-2 max pooling of the ReLU output in the
 // epilogue. Out receives the pooled [N, G*MO, OH/2, OW/2] (floor), Idx each window's argmax as an
 // index into the OH x OW plane (the first maximum in row-major order, as pool.comp), or -1 when
 // the maximum is 0 (the ReLU's mask, see ops/pool.h); the full-size output is never stored.
@@ -131,24 +131,28 @@ void main() {
       wb += (KH * KW * p.MP) >> 2;
     }
     if (POOL == 1) {
-      int POH = p.OH / 2, POW = p.OW / 2, pr = oh0 / 2;
-      if (pr >= POH) continue;
-      int pb = (n * p.G + g) * p.MO * POH * POW + pr * POW + ow0 / 2;
+      int POH = p.OH / 2, POW = p.OW / 2;
+      int pb = (n * p.G + g) * p.MO * POH * POW + ow0 / 2;
       [[unroll]] for (int i = 0; i < TM; ++i) {
         int m = m0 + i;
         if (m >= p.MO) break;
         float bm = BIAS == 1 ? src[g * p.MO + m] : 0.0;
-        [[unroll]] for (int j = 0; j < TW / 2; ++j) {
-          if (ow0 / 2 + j >= POW) break;
-          float best = 0.0;
-          int bi = -1;
-          [[unroll]] for (int a = 0; a < 2; ++a)
-            [[unroll]] for (int b = 0; b < 2; ++b) {
-              float v = max(acc[i][a][2 * j + b] + bm, 0.0);
-              if (v > best || bi < 0) { best = v; bi = (oh0 + a) * p.OW + ow0 + 2 * j + b; }
-            }
-          o[pb + m * POH * POW + j] = best;
-          idxo[pb + m * POH * POW + j] = best > 0.0 ? bi : -1;
+        [[unroll]] for (int u = 0; u < TR / 2; ++u) {
+          int pr = oh0 / 2 + u;
+          if (pr >= POH) break;
+          [[unroll]] for (int j = 0; j < TW / 2; ++j) {
+            if (ow0 / 2 + j >= POW) break;
+            float best = 0.0;
+            int bi = -1;
+            [[unroll]] for (int a = 0; a < 2; ++a)
+              [[unroll]] for (int b = 0; b < 2; ++b) {
+                float v = max(acc[i][2 * u + a][2 * j + b] + bm, 0.0);
+                if (v > best || bi < 0) { best = v; bi = (oh0 + 2 * u + a) * p.OW + ow0 + 2 * j + b; }
+              }
+            int at = pb + (m * POH + pr) * POW + j;
+            o[at] = best;
+            idxo[at] = best > 0.0 ? bi : -1;
+          }
         }
       }
       continue;

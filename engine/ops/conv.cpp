@@ -187,9 +187,9 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
     if (std::sscanf(e, "%dx%d", &tr, &tw) != 2 || tr < 1 || tw < 1 || tr > 8 || tw > 16)
       throw Error(std::string("VKWB_CONV_DIRECT_TILE=") + e + ": expected TRxTW, rows 1..8, columns 1..16");
   }
-  // Pooling in the epilogue (pool_idx; y is then the pooled output): 2x2 windows need 2-row
-  // blocks of an even width.
-  if (pool_idx) tr = 2, tw = std::max(2, tw / 2 * 2);
+  // Pooling in the epilogue (pool_idx; y is then the pooled output): 2x2 windows need blocks of
+  // an even height and width.
+  if (pool_idx) tr = std::max(2, tr / 2 * 2), tw = std::max(2, tw / 2 * 2);
   // The prepared weights get at least 16 KiB of their own. Where the caching allocator put a small
   // (e.g. LeNet-5's 800-byte) buffer mattered by up to 7x for the convolution reading it, on one
   // llvmpipe thread as on two, whatever the buffer held: LeNet-5 on Fashion-MNIST fell from 3,300
@@ -216,7 +216,87 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   std::vector<int32_t> spec = {i32(local), 0, tm, tr, tw, KH, KW, sh, sw, dh, dw, bias ? 1 : 0, vo, 0, relu ? 1 : 0,
                                pool_idx ? 1 : 0};
   launch(dev, ShaderId::conv_direct, spec, p, {texel(x), texel(wt, Texel::f32x4), y, bias ? *bias : y, pool_idx ? *pool_idx : y},
-         groups, 1u, 1u, flip ? "conv_direct dX" : pool_idx ? "conv_direct fwd+pool" : "conv_direct fwd");
+         groups, 1u, 1u,
+         profile_label(flip ? "conv_direct dX" : pool_idx ? "conv_direct fwd+pool" : "conv_direct fwd",
+                       std::to_string(G * CI) + ">" + std::to_string(G * MO) + "@" + std::to_string(OH) + "x" +
+                           std::to_string(OW) + " " + std::to_string(tr) + "x" + std::to_string(tw) + "x" +
+                           std::to_string(tm)));
+}
+
+// The weight gradient's two kernels on the direct path, and how the host picks between them.
+// conv_direct_dw.comp (an invocation owns TM output channels x one input channel x all taps and
+// walks blocks of TR x TW output pixels) fetches TM*TR*TW gradient values and a patch per block;
+// the implicit GEMM (conv_implicit.comp mode 1, TM x TN tiles of [OC, C*KH*KW]) fetches TM + TN
+// values per output pixel. Measured per dispatch (2026-12-05, docs/PERFORMANCE.md), the direct
+// kernel takes LeNet-5's first layer from ~2.0 to ~1.0 ms, ties on its second, and is 1.5-2x slower
+// on the DQN net's 3x3 layer (16 channels x 9 taps, 8x8 pixels), also with other blocks. So the
+// host estimates useful FMAs per fetch for both and takes the direct kernel only when it does
+// clearly better (> 1.3x): 14.0 vs 3.4 (LeNet-5 conv1), 14.9 vs 8.3 (conv2), 5.6 vs 8.0 (DQN).
+struct DirectDwPlan { int tm, tiles_m, tr, tw; double fmas_per_fetch; };
+DirectDwPlan plan_direct_dw(int MO, int OH, int OW, int KH, int KW, int sh, int sw, int dh, int dw) {
+  DirectDwPlan q{};
+  // Blocks of 2 rows x TW columns, TW from 4..8 wasting the fewest columns at the right edge.
+  q.tr = std::min(OH, 2), q.tw = std::min(OW, 4);
+  if (OW > 4) q.tw = cheapest_width(OW, {8, 7, 6, 5, 4}, 4);
+  if (const char* e = std::getenv("VKWB_CONV_DW_TILE")) {   // tuning knob: TRxTW
+    if (std::sscanf(e, "%dx%d", &q.tr, &q.tw) != 2 || q.tr < 1 || q.tw < 1 || q.tr > 8 || q.tw > 16)
+      throw Error(std::string("VKWB_CONV_DW_TILE=") + e + ": expected TRxTW, rows 1..8, columns 1..16");
+  }
+  // Channels per invocation: at most ~200 accumulators and ~96 gradient values per block (bigger
+  // blocks measured slower, whatever they saved in fetches), split evenly over the tiles.
+  int cap = std::max(1, std::min(200 / (KH * KW), 96 / (q.tr * q.tw)));
+  q.tiles_m = (MO + cap - 1) / cap;
+  q.tm = (MO + q.tiles_m - 1) / q.tiles_m;
+  if (const char* e = std::getenv("VKWB_CONV_DW_TM")) {   // tuning knob: output channels per invocation
+    q.tm = std::atoi(e);
+    if (q.tm < 1 || q.tm > 64) throw Error(std::string("VKWB_CONV_DW_TM=") + e + ": expected 1..64");
+    q.tiles_m = (MO + q.tm - 1) / q.tm;
+  }
+  int pr = (q.tr - 1) * sh + (KH - 1) * dh + 1, pc = (q.tw - 1) * sw + (KW - 1) * dw + 1;
+  double useful = double(MO) / (q.tiles_m * q.tm) * OW / ((OW + q.tw - 1) / q.tw * q.tw) * OH /
+                  ((OH + q.tr - 1) / q.tr * q.tr);
+  q.fmas_per_fetch = useful * q.tm * KH * KW * q.tr * q.tw / (q.tm * q.tr * q.tw + pr * pc);
+  return q;
+}
+
+// The implicit GEMM's register tile for a mode (see launch_implicit), and for its weight gradient
+// (mode 1, rows x cols = OCg x Cg*KH*KW) the useful FMAs per fetch.
+std::pair<int, int> implicit_tile(int mode, int64_t rows, int64_t cols) {
+  int tm = int(std::min<int64_t>(rows, 16)), tn = 32;
+  if (mode == 1) tn = cheapest_width(cols, {16, 20, 12}, 8);
+  return {tm, tn};
+}
+double implicit_dw_fmas_per_fetch(int64_t rows, int64_t cols) {
+  auto [tm, tn] = implicit_tile(1, rows, cols);
+  double useful = double(rows) / ((rows + tm - 1) / tm * tm) * cols / ((cols + tn - 1) / tn * tn);
+  return useful * tm * tn / (tm + tn);
+}
+
+// dw [G*MO, CI, KH, KW] = the weight gradient of the stride (sh, sw) convolution of x [N, G*CI, H, W]
+// with padding (ph, pw) and dilation (dh, dw) whose output gradient is dy [N, G*MO, OH, OW], by
+// conv_direct_dw.comp over slices of images; the slices' partial sums are added here.
+Tensor launch_direct_dw(const Tensor& x, const Tensor& dy, const DirectDwPlan& q, int N, int CI, int H, int W, int MO,
+                        int OH, int OW, int KH, int KW, int sh, int sw, int dh, int dw, int ph, int pw, int G) {
+  Device& dev = x.device();
+  int tm = q.tm, tiles_m = q.tiles_m, tr = q.tr, tw = q.tw;
+  // Enough invocations for every SIMD lane of every core: split the images into slices.
+  int64_t per = int64_t(CI) * tiles_m * G;
+  int want = int(std::clamp<int64_t>((256 + per - 1) / per, 1, N));
+  DirectConvWP p{N, CI, H, W, MO, OH, OW, ph, pw, G, texel_index(x), texel_index(dy), tiles_m, 0, (N + want - 1) / want};
+  p.slices = (N + p.per_slice - 1) / p.per_slice;
+  Tensor part = Tensor::empty({p.slices, int64_t(G) * MO, CI, KH, KW}, dev, x.dtype());
+  int64_t total = per * p.slices;
+  uint32_t local = local_1d(dev);
+  while (local > 8 && total < int64_t(local) * 8) local /= 2;
+  uint32_t groups = uint32_t(std::clamp<int64_t>((total + local - 1) / local, 1, max_groups(dev)));
+  std::vector<int32_t> spec = {i32(local), tm, tr, tw, KH, KW, sh, sw, dh, dw};
+  launch(dev, ShaderId::conv_direct_dw, spec, p, {texel(x), texel(dy), part}, groups, 1u, 1u,
+         profile_label("conv_direct dW", std::to_string(G * CI) + ">" + std::to_string(G * MO) + "@" +
+                                             std::to_string(OH) + "x" + std::to_string(OW) + " " + std::to_string(tr) +
+                                             "x" + std::to_string(tw) + "x" + std::to_string(tm) + " slices " +
+                                             std::to_string(p.slices)));
+  if (p.slices == 1) return part.reshape({int64_t(G) * MO, CI, KH, KW});
+  return sum(part, 0);
 }
 
 ConvP conv_params(const Geometry& g) {
@@ -236,8 +316,7 @@ void launch_implicit(int mode, ConvP p, const Tensor& a, const Tensor& b, Tensor
   // (a tile costs about 8 columns' worth of set-up): per dispatch LeNet-5 2,282 us (16x32) ->
   // 1,546-1,592 (16x16, 16x20), the DQN net 438 -> 327 (16x16) -> 281 (16x20; 268 at 16x12),
   // VGG-11-BN x0.25 unchanged (2,704 vs 2,725 us).
-  int tm = int(std::min<int64_t>(rows, 16)), tn = 32;
-  if (mode == 1) tn = cheapest_width(cols, {16, 20, 12}, 8);
+  auto [tm, tn] = implicit_tile(mode, rows, cols);
   if (const char* e = std::getenv("VKWB_CONV_TILE")) {   // tuning knob: TMxTN, 1..32
     if (std::sscanf(e, "%dx%d", &tm, &tn) != 2 || tm < 1 || tn < 1 || tm > 32 || tn > 32)
       throw Error(std::string("VKWB_CONV_TILE=") + e + ": expected TMxTN with sizes 1..32, e.g. 8x8");
@@ -253,7 +332,9 @@ void launch_implicit(int mode, ConvP p, const Tensor& a, const Tensor& b, Tensor
   int vo = plane % 4 == 0 && tn % 4 == 0 && vec4_ok(out) ? 1 : 0;
   std::vector<int32_t> spec = {i32(local), mode, tm, tn, bias ? 1 : 0, vo, relu ? 1 : 0};
   static const char* const names[3] = {"conv_implicit fwd", "conv_implicit dW", "conv_implicit dX"};
-  launch(dev, ShaderId::conv_implicit, spec, p, {texel(a), texel(b), out, bias ? *bias : out}, groups, 1u, 1u, names[mode]);
+  launch(dev, ShaderId::conv_implicit, spec, p, {texel(a), texel(b), out, bias ? *bias : out}, groups, 1u, 1u,
+         profile_label(names[mode], std::to_string(rows) + "x" + std::to_string(cols) + " " + std::to_string(tm) +
+                                        "x" + std::to_string(tn)));
 }
 
 // y [N, OC, OH, OW] = conv(x, w) (+ bias when groups == 1; else added by the caller), then
@@ -318,6 +399,16 @@ Tensor conv_backward_data(const Tensor& dy, const Tensor& w, const Geometry& g) 
 Tensor conv_backward_weight(const Tensor& x, const Tensor& dy, const Geometry& g, const Tensor* saved = nullptr) {
   Device& dev = x.device();
   int Cg = g.C / g.groups, OCg = g.OC / g.groups;
+  if (direct_fits(dev, g.KH, g.KW, g.o.dil_h, g.o.dil_w) && texel_ok(x) && texel_ok(dy)) {
+    DirectDwPlan q = plan_direct_dw(OCg, g.OH, g.OW, g.KH, g.KW, g.o.stride_h, g.o.stride_w, g.o.dil_h, g.o.dil_w);
+    const char* e = std::getenv("VKWB_CONV_DW");   // tuning knob: direct|implicit (else the estimate picks)
+    bool direct = e && std::strcmp(e, "direct") == 0 ? true
+                  : e && std::strcmp(e, "implicit") == 0 ? false
+                  : q.fmas_per_fetch > 1.3 * implicit_dw_fmas_per_fetch(OCg, int64_t(Cg) * g.kk());
+    if (direct)
+      return launch_direct_dw(x, dy, q, g.N, Cg, g.H, g.W, OCg, g.OH, g.OW, g.KH, g.KW, g.o.stride_h, g.o.stride_w,
+                              g.o.dil_h, g.o.dil_w, g.o.pad_h, g.o.pad_w, g.groups);
+  }
   Tensor dw = Tensor::empty({g.OC, Cg, g.KH, g.KW}, dev, x.dtype());
   if (use_implicit(dev) && texel_ok(x) && texel_ok(dy)) {
     // The reduction runs over N*OH*OW: split it over slices of images so that every core gets

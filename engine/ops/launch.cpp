@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <mutex>
+#include <set>
 #include <string>
 
 #include "engine/kernels.h"
@@ -66,6 +68,18 @@ bool storage_aligned(const Tensor& t) {
 bool vec4_ok(const Tensor& t) {
   if (const char* e = std::getenv("VKWB_VEC4"); e && std::string(e) == "0") return false;
   return t.dtype() == DType::f32 && byte_offset(t) % 16 == 0;
+}
+
+const char* profile_label(const char* label, const std::string& shape) {
+  static const bool shapes = [] {
+    const char* e = std::getenv("VKWB_PROFILE_SHAPES");
+    return e && std::string(e) == "1";
+  }();
+  if (!shapes) return label;
+  static std::mutex mu;
+  static std::set<std::string> names;
+  std::lock_guard<std::mutex> lock(mu);
+  return names.insert(std::string(label) + " " + shape).first->c_str();
 }
 
 void launch_raw(Device& dev, ShaderId id, const std::vector<int32_t>& spec, const void* push, uint32_t push_size,

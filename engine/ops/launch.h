@@ -2,6 +2,7 @@
 // element type. Ops only validate, pack push constants and call these.
 #pragma once
 #include <initializer_list>
+#include <string>
 #include <vector>
 
 #include "engine/error.h"
@@ -59,6 +60,10 @@ KernelArg read_arg(const Tensor& t, int32_t& off, Texel kind = Texel::f32);
 void launch_raw(Device& dev, ShaderId id, const std::vector<int32_t>& spec, const void* push,
                 uint32_t push_size, std::initializer_list<KernelArg> bufs, uint32_t gx, uint32_t gy, uint32_t gz,
                 const char* profile_name = nullptr);
+
+// `label` followed by " " + `shape` when VKWB_PROFILE_SHAPES=1 (per-layer rows in the profile
+// tables), else `label`; the string lives as long as the process.
+const char* profile_label(const char* label, const std::string& shape);
 
 // profile_name (a string literal) labels the dispatch in VKWB_PROFILE tables instead of the
 // shader's name, e.g. to tell a kernel's modes apart.

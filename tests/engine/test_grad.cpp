@@ -93,8 +93,11 @@ BOOST_AUTO_TEST_CASE(shape_grads) {
 }
 
 BOOST_AUTO_TEST_CASE(conv_and_pool_grads) {
-  for (const char* variant : {"direct", "implicit", "gemm"}) {   // the device paths (see ops/conv.cpp)
-    setenv("VKWB_CONV", variant, 1);
+  // The device paths (see ops/conv.cpp); on the direct path the weight gradient by either kernel.
+  for (const char* variant : {"direct", "direct/implicit-dW", "implicit", "gemm"}) {
+    std::string vs = variant;
+    setenv("VKWB_CONV", vs.substr(0, vs.find('/')).c_str(), 1);
+    setenv("VKWB_CONV_DW", vs == "direct" ? "direct" : "implicit", 1);
     std::string v = std::string(" ") + variant;
     gradcheck("conv2d" + v, [](auto& in) { return conv2d(in[0], in[1], in[2], {.stride_h = 2, .stride_w = 1, .pad_h = 1, .pad_w = 2}); },
               {rnd({2, 3, 5, 4}, 19), rnd({4, 3, 3, 2}, 20), rnd({4}, 21)});
@@ -137,6 +140,7 @@ BOOST_AUTO_TEST_CASE(conv_and_pool_grads) {
               {rnd({2, 3, 3, 4}, 34), rnd({3, 1, 3, 2}, 35), rnd({3}, 36)});
   }
   unsetenv("VKWB_CONV");
+  unsetenv("VKWB_CONV_DW");
   Input x = rnd({2, 2, 7, 6}, 28);
   gradcheck("max_pool2d", [](auto& in) { return max_pool2d(in[0], {.kh = 3, .kw = 2, .stride_h = 2, .stride_w = 2, .pad_h = 1}); }, {x});
   gradcheck("avg_pool2d", [](auto& in) { return avg_pool2d(in[0], {.kh = 3, .kw = 3, .stride_h = 2, .stride_w = 1, .pad_h = 1, .pad_w = 1}); }, {x});

@@ -198,13 +198,23 @@ BOOST_AUTO_TEST_CASE(convolution) {
       {{2, 3, 5, 6}, {5, 3, 1, 1}, {.pad_h = 1, .pad_w = 2}},
       {{1, 2, 9, 8}, {3, 2, 7, 7}, {.pad_h = 3, .pad_w = 3}},
   };
-  // Both device paths: implicit GEMM (CPU Vulkan devices) and im2col + GEMM (GPUs).
-  for (const char* variant : {"direct", "implicit", "gemm"}) {
-    setenv("VKWB_CONV", variant, 1);
+  // All device paths: direct and implicit GEMM (CPU Vulkan devices; on the direct path the weight
+  // gradient by either kernel, VKWB_CONV_DW) and im2col + GEMM (GPUs).
+  for (const char* variant : {"direct", "direct/implicit-dW", "implicit", "gemm"}) {
+    std::string v = variant;
+    setenv("VKWB_CONV", v.substr(0, v.find('/')).c_str(), 1);
+    setenv("VKWB_CONV_DW", v == "direct" ? "direct" : "implicit", 1);
     for (auto& c : cases) {
       Input x = rnd(c.x, 21), w = rnd(c.w, 22), b = rnd({c.w[0]}, 23);
       auto o = c.o;
       std::string tag = std::string(variant) + " " + c.x.str() + c.w.str();
+      check_op("conv2d fwd+bwd " + tag, [o](auto& in) {   // every gradient against the reference
+        for (auto& t : in) t.requires_grad_();
+        Tensor y = conv2d(in[0], in[1], in[2], o);
+        sum(mul(y, y)).backward();
+        return concat({in[0].grad().reshape({-1}), in[1].grad().reshape({-1}), in[2].grad()}, 0);
+      }, {x, w, b}, 1e-3, 1e-4);
+      if (v == "direct/implicit-dW") continue;   // the rest does not take a weight gradient
       check_op("conv2d " + tag, [o](auto& in) { return conv2d(in[0], in[1], in[2], o); }, {x, w, b}, 1e-4, 1e-4);
       check_op("conv2d+relu " + tag, [o](auto& in) { return conv2d(in[0], in[1], in[2], o, Epilogue::relu); }, {x, w, b}, 1e-4, 1e-4);
       check_op("conv2d+relu - relu(conv2d) " + tag, [o](auto& in) {
@@ -220,6 +230,21 @@ BOOST_AUTO_TEST_CASE(convolution) {
     }
   }
   unsetenv("VKWB_CONV");
+  unsetenv("VKWB_CONV_DW");
+  // The pooling epilogue with taller pixel blocks (4 rows: two pooled rows per block, an odd
+  // count of block rows past the edge).
+  setenv("VKWB_CONV_DIRECT_TILE", "4x6", 1);
+  for (auto& c : std::vector<Case>{cases[0], cases[1], cases[3]}) {
+    Input x = rnd(c.x, 24), w = rnd(c.w, 25), b = rnd({c.w[0]}, 26);
+    auto o = c.o;
+    check_op("conv2d+relu+max_pool2d 2x2, 4x6 blocks, fwd+bwd " + c.x.str() + c.w.str(), [o](auto& in) {
+      for (auto& t : in) t.requires_grad_();
+      Tensor y = conv2d_relu_max_pool2d(in[0], in[1], in[2], o, {});
+      sum(mul(y, y)).backward();
+      return concat({y.reshape({-1}), in[0].grad().reshape({-1}), in[1].grad().reshape({-1})}, 0);
+    }, {x, w, b}, 1e-3, 1e-4);
+  }
+  unsetenv("VKWB_CONV_DIRECT_TILE");
   // Several register tiles in every direction (rows > 16 in the forward and the data gradient,
   // columns > 32 everywhere, odd remainders): forward and all three gradients vs the reference.
   {

@@ -1,0 +1,96 @@
+#version 450
+#extension GL_EXT_control_flow_attributes : require
+// A convolution's weight gradient for CPU drivers, in conv_direct.comp's shape (ops/conv.cpp picks
+// it). The implicit GEMM (conv_implicit.comp, mode 1) walks the reduction one output pixel at a
+// time and fetches TM gradient values and TN input values per pixel for TM*TN FMAs (96 FMAs per
+// 22 fetches for LeNet-5's first layer). Here each invocation owns the whole kernel of TM output
+// channels and one input channel, TM*KH*KW accumulators, and walks its images in blocks of TR x TW
+// output pixels: per block it fetches the TM x TR x TW gradient values and the input patch under
+// them once, then every accumulator takes its TR*TW products in a row. For a 5x5 kernel, 6
+// channels and a 2x8 block that is 96 + 72 fetches per 2,400 FMAs.
+//
+// part[s, g*MO+m, c, kh, kw] = sum_{n in slice s, oh, ow} dy[n, g*MO+m, oh, ow] x[n, g*CI+c, oh*SH-ph+kh*DH, ow*SW-pw+kw*DW]
+// (zero outside the input). Slices of `per_slice` images give the host enough invocations; it sums
+// the slices (or reads part directly when there is one).
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const int TM = 8;    // output channels per invocation (any count)
+layout(constant_id = 2) const int TR = 2;
+layout(constant_id = 3) const int TW = 8;
+layout(constant_id = 4) const int KH = 3;
+layout(constant_id = 5) const int KW = 3;
+layout(constant_id = 6) const int SH = 1;
+layout(constant_id = 7) const int SW = 1;
+layout(constant_id = 8) const int DH = 1;
+layout(constant_id = 9) const int DW = 1;
+layout(binding = 0) uniform samplerBuffer X;    // the forward input (R32F view)
+layout(binding = 1) uniform samplerBuffer DY;   // the output gradient (R32F view)
+layout(std430, binding = 2) writeonly buffer Out { float o[]; };
+layout(push_constant) uniform P {
+  int N; int CI; int H; int W; int MO; int OH; int OW; int ph; int pw; int G;
+  int offX; int offDY; int tiles_m; int slices; int per_slice;
+} p;
+
+const int PR = (TR - 1) * SH + (KH - 1) * DH + 1;
+const int PC = (TW - 1) * SW + (KW - 1) * DW + 1;
+const int KK = KH * KW;
+
+void main() {
+  int HW = p.H * p.W, OHW = p.OH * p.OW;
+  int total = p.CI * p.tiles_m * p.G * p.slices;
+  int stride = int(gl_NumWorkGroups.x * gl_WorkGroupSize.x);
+  for (int t = int(gl_GlobalInvocationID.x); t < total; t += stride) {
+    int c = t % p.CI;
+    int rest = t / p.CI;
+    int mt = rest % p.tiles_m;
+    rest /= p.tiles_m;
+    int g = rest % p.G, s = rest / p.G;
+    int m0 = mt * TM;
+    float acc[TM][KK];
+    [[unroll]] for (int i = 0; i < TM; ++i)
+      [[unroll]] for (int k = 0; k < KK; ++k) acc[i][k] = 0.0;
+    bool mok[TM];
+    [[unroll]] for (int i = 0; i < TM; ++i) mok[i] = m0 + i < p.MO;
+    int n_end = min((s + 1) * p.per_slice, p.N);
+    for (int n = s * p.per_slice; n < n_end; ++n) {
+      int xb = ((n * p.G + g) * p.CI + c) * HW;
+      int db = ((n * p.G + g) * p.MO + m0) * OHW;
+      for (int oh0 = 0; oh0 < p.OH; oh0 += TR)
+        for (int ow0 = 0; ow0 < p.OW; ow0 += TW) {
+          int ih0 = oh0 * SH - p.ph, iw0 = ow0 * SW - p.pw;
+          float pt[PR][PC];   // the input patch ("patch" is a GLSL keyword)
+          [[unroll]] for (int r = 0; r < PR; ++r)
+            [[unroll]] for (int q = 0; q < PC; ++q) {
+              bool ok = ih0 + r >= 0 && ih0 + r < p.H && iw0 + q >= 0 && iw0 + q < p.W;
+              // Outside the image: fetch a valid texel (the tensor's first), then drop it.
+              float v = texelFetch(X, p.offX + (ok ? xb + (ih0 + r) * p.W + iw0 + q : 0)).x;
+              pt[r][q] = ok ? v : 0.0;
+            }
+          float d[TM][TR][TW];   // zero past the last channel, row or column
+          [[unroll]] for (int i = 0; i < TM; ++i)
+            [[unroll]] for (int r = 0; r < TR; ++r)
+              [[unroll]] for (int q = 0; q < TW; ++q) {
+                bool ok = mok[i] && oh0 + r < p.OH && ow0 + q < p.OW;
+                float v = texelFetch(DY, p.offDY + (ok ? db + i * OHW + (oh0 + r) * p.OW + ow0 + q : 0)).x;
+                d[i][r][q] = ok ? v : 0.0;
+              }
+          // Fetches first, then the FMAs, each accumulator taking all its products in a row (a
+          // texel fetch is a call that spills every vector register: see conv_direct.comp).
+          // (Interleaving 2, 4 or 8 accumulators' chains was tried: no faster, slower from 4.)
+          [[unroll]] for (int i = 0; i < TM; ++i)
+            [[unroll]] for (int kh = 0; kh < KH; ++kh)
+              [[unroll]] for (int kw = 0; kw < KW; ++kw) {
+                float a = acc[i][kh * KW + kw];
+                [[unroll]] for (int r = 0; r < TR; ++r)
+                  [[unroll]] for (int q = 0; q < TW; ++q)
+                    a = fma(d[i][r][q], pt[r * SH + kh * DH][q * SW + kw * DW], a);
+                acc[i][kh * KW + kw] = a;
+              }
+        }
+    }
+    int ob = ((s * p.G + g) * p.MO + m0) * p.CI * KK + c * KK;
+    [[unroll]] for (int i = 0; i < TM; ++i) {
+      if (!mok[i]) break;
+      [[unroll]] for (int k = 0; k < KK; ++k) o[ob + i * p.CI * KK + k] = acc[i][k];
+    }
+  }
+}
