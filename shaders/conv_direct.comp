@@ -38,15 +38,23 @@ layout(constant_id = 14) const int ACT = 0;
 // index into the OH x OW plane (the first maximum in row-major order, as pool.comp), or -1 when
 // the maximum is 0 (the ReLU's mask, see ops/pool.h); the full-size output is never stored.
 layout(constant_id = 15) const int POOL = 0;
+// UNPOOL == 1 (MODE 0, unit strides and dilations, ph, pw, TR and TW even): the input is not
+// stored; it was the gradient of a fused conv + ReLU + 2x2 stride-2 max pooling (POOL 1 above) and
+// X holds the pooled gradient [N, G*CI, H/2, W/2], IdxIn each window's argmax index into the H x W
+// plane (-1: masked). x at (h, w) is the pooled value of its window where the argmax is (h, w),
+// else 0 (pool_grad.comp's scatter, read in place): a fetch of each and a fetch of the index per
+// window of four patch values. The data gradient of the layer before the pooling takes it.
+layout(constant_id = 16) const int UNPOOL = 0;
 layout(binding = 0) uniform samplerBuffer X;    // MODE 0: the input (R32F view)
 layout(binding = 1) uniform samplerBuffer Wt;   // MODE 0: wt (RGBA32F view)
 layout(std430, binding = 2) writeonly buffer Out { float o[]; };
 layout(std430, binding = 2) writeonly buffer Out4 { vec4 o4[]; };
 layout(std430, binding = 3) readonly buffer In { float src[]; };   // MODE 0: bias; MODE 1: w
 layout(std430, binding = 4) writeonly buffer Idx { int idxo[]; };   // POOL 1 (else any buffer, unused)
+layout(binding = 5) uniform usamplerBuffer IdxIn;   // UNPOOL 1 (else any texel view, unused)
 layout(push_constant) uniform P {
   int N; int CI; int H; int W; int MO; int MP; int OH; int OW; int ph; int pw; int G;
-  int offX; int offW; int tiles_r; int tiles_c; int tiles_m;
+  int offX; int offW; int tiles_r; int tiles_c; int tiles_m; int offIdx;
 } p;
 
 const int PR = (TR - 1) * SH + (KH - 1) * DH + 1;
@@ -96,17 +104,33 @@ void main() {
     bool rok[PR], cok[PC];
     [[unroll]] for (int r = 0; r < PR; ++r) rok[r] = ih0 + r >= 0 && ih0 + r < p.H;
     [[unroll]] for (int q = 0; q < PC; ++q) cok[q] = iw0 + q >= 0 && iw0 + q < p.W;
-    int xb = (n * p.G + g) * p.CI * HW + ih0 * p.W + iw0;
+    int PH = p.H / 2, PW = p.W / 2;   // UNPOOL: the pooled plane
+    int xb = UNPOOL == 1 ? (n * p.G + g) * p.CI * PH * PW : (n * p.G + g) * p.CI * HW + ih0 * p.W + iw0;
     int wb = (g * p.CI * KH * KW * p.MP + m0) >> 2;   // texels; MP and m0 are multiples of 4
     for (int c = 0; c < p.CI; ++c) {
       float pt[PR][PC];   // the input patch ("patch" is a GLSL keyword)
-      [[unroll]] for (int r = 0; r < PR; ++r)
-        [[unroll]] for (int q = 0; q < PC; ++q) {
-          bool ok = rok[r] && cok[q];
-          // Outside the image: fetch a valid texel (the tensor's first), then drop it.
-          float v = texelFetch(X, p.offX + (ok ? xb + r * p.W + q : 0)).x;
-          pt[r][q] = ok ? v : 0.0;
-        }
+      if (UNPOOL == 1) {
+        [[unroll]] for (int u = 0; u < (PR + 1) / 2; ++u)
+          [[unroll]] for (int j = 0; j < (PC + 1) / 2; ++j) {
+            int pr = ih0 / 2 + u, pc = iw0 / 2 + j;   // ih0, iw0 even
+            bool ok = pr >= 0 && pr < PH && pc >= 0 && pc < PW;
+            int at = ok ? xb + pr * PW + pc : 0;
+            float v = ok ? texelFetch(X, p.offX + at).x : 0.0;   // (k may match a position < 0)
+            int k = int(texelFetch(IdxIn, p.offIdx + at).x);
+            [[unroll]] for (int a = 0; a < 2; ++a)
+              [[unroll]] for (int b = 0; b < 2; ++b)
+                if (2 * u + a < PR && 2 * j + b < PC)
+                  pt[2 * u + a][2 * j + b] = k == (ih0 + 2 * u + a) * p.W + iw0 + 2 * j + b ? v : 0.0;
+          }
+      } else {
+        [[unroll]] for (int r = 0; r < PR; ++r)
+          [[unroll]] for (int q = 0; q < PC; ++q) {
+            bool ok = rok[r] && cok[q];
+            // Outside the image: fetch a valid texel (the tensor's first), then drop it.
+            float v = texelFetch(X, p.offX + (ok ? xb + r * p.W + q : 0)).x;
+            pt[r][q] = ok ? v : 0.0;
+          }
+      }
       // Every weight of this input channel first, then the FMAs, each accumulator taking all its
       // taps in a row: a texel fetch is a function call in llvmpipe's JIT code that clobbers every
       // vector register, so fetches between the FMAs (one weight texel per tap, as this kernel
@@ -127,7 +151,7 @@ void main() {
                 a = fma(wa[kh * KW + kw][i], pt[r * SH + kh * DH][q * SW + kw * DW], a);
             acc[i][r][q] = a;
           }
-      xb += HW;
+      xb += UNPOOL == 1 ? PH * PW : HW;
       wb += (KH * KW * p.MP) >> 2;
     }
     if (POOL == 1) {

@@ -12,6 +12,13 @@
 // part[s, g*MO+m, c, kh, kw] = sum_{n in slice s, oh, ow} dy[n, g*MO+m, oh, ow] x[n, g*CI+c, oh*SH-ph+kh*DH, ow*SW-pw+kw*DW]
 // (zero outside the input). Slices of `per_slice` images give the host enough invocations; it sums
 // the slices (or reads part directly when there is one).
+// BIAS == 1: the invocations of input channel 0 also sum the gradient values of their channels,
+// partb[s, g*MO+m] (the bias gradient, without a pass of its own over dy).
+// UNPOOL == 1: dy is not stored; the layer was conv + ReLU + 2x2 stride-2 max pooling fused
+// (conv_direct.comp, POOL 1), and DY holds the pooled gradient dp [N, G*MO, OH/2, OW/2], Idx each
+// window's argmax index into the OH x OW plane (-1: the ReLU's mask). dy at (oh, ow) is dp of its
+// window where the window's argmax is (oh, ow), else 0 (pool_grad.comp's scatter, read in place):
+// one dp and one index fetch per window of four values. Needs TR and TW even.
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const int TM = 8;    // output channels per invocation (any count)
 layout(constant_id = 2) const int TR = 2;
@@ -22,12 +29,16 @@ layout(constant_id = 6) const int SH = 1;
 layout(constant_id = 7) const int SW = 1;
 layout(constant_id = 8) const int DH = 1;
 layout(constant_id = 9) const int DW = 1;
+layout(constant_id = 10) const int BIAS = 0;
+layout(constant_id = 11) const int UNPOOL = 0;
 layout(binding = 0) uniform samplerBuffer X;    // the forward input (R32F view)
-layout(binding = 1) uniform samplerBuffer DY;   // the output gradient (R32F view)
+layout(binding = 1) uniform samplerBuffer DY;   // the output gradient, UNPOOL 1: the pooled one (R32F view)
 layout(std430, binding = 2) writeonly buffer Out { float o[]; };
+layout(std430, binding = 3) writeonly buffer OutB { float ob_[]; };   // BIAS 1 (else any buffer, unused)
+layout(binding = 4) uniform usamplerBuffer Idx;   // UNPOOL 1 (else any texel view, unused)
 layout(push_constant) uniform P {
   int N; int CI; int H; int W; int MO; int OH; int OW; int ph; int pw; int G;
-  int offX; int offDY; int tiles_m; int slices; int per_slice;
+  int offX; int offDY; int tiles_m; int slices; int per_slice; int offIdx;
 } p;
 
 const int PR = (TR - 1) * SH + (KH - 1) * DH + 1;
@@ -50,10 +61,13 @@ void main() {
       [[unroll]] for (int k = 0; k < KK; ++k) acc[i][k] = 0.0;
     bool mok[TM];
     [[unroll]] for (int i = 0; i < TM; ++i) mok[i] = m0 + i < p.MO;
+    float bsum[TM];
+    [[unroll]] for (int i = 0; i < TM; ++i) bsum[i] = 0.0;
+    int POH = p.OH / 2, POW = p.OW / 2;
     int n_end = min((s + 1) * p.per_slice, p.N);
     for (int n = s * p.per_slice; n < n_end; ++n) {
       int xb = ((n * p.G + g) * p.CI + c) * HW;
-      int db = ((n * p.G + g) * p.MO + m0) * OHW;
+      int db = ((n * p.G + g) * p.MO + m0) * (UNPOOL == 1 ? POH * POW : OHW);
       for (int oh0 = 0; oh0 < p.OH; oh0 += TR)
         for (int ow0 = 0; ow0 < p.OW; ow0 += TW) {
           int ih0 = oh0 * SH - p.ph, iw0 = ow0 * SW - p.pw;
@@ -66,13 +80,32 @@ void main() {
               pt[r][q] = ok ? v : 0.0;
             }
           float d[TM][TR][TW];   // zero past the last channel, row or column
-          [[unroll]] for (int i = 0; i < TM; ++i)
-            [[unroll]] for (int r = 0; r < TR; ++r)
-              [[unroll]] for (int q = 0; q < TW; ++q) {
-                bool ok = mok[i] && oh0 + r < p.OH && ow0 + q < p.OW;
-                float v = texelFetch(DY, p.offDY + (ok ? db + i * OHW + (oh0 + r) * p.OW + ow0 + q : 0)).x;
-                d[i][r][q] = ok ? v : 0.0;
-              }
+          if (UNPOOL == 1) {
+            [[unroll]] for (int i = 0; i < TM; ++i)
+              [[unroll]] for (int u = 0; u < TR / 2; ++u)
+                [[unroll]] for (int j = 0; j < TW / 2; ++j) {
+                  int pr = oh0 / 2 + u, pc = ow0 / 2 + j;
+                  bool ok = mok[i] && pr < POH && pc < POW;
+                  int at = ok ? db + i * POH * POW + pr * POW + pc : 0;
+                  float v = ok ? texelFetch(DY, p.offDY + at).x : 0.0;
+                  int k = int(texelFetch(Idx, p.offIdx + at).x);
+                  [[unroll]] for (int a = 0; a < 2; ++a)
+                    [[unroll]] for (int b = 0; b < 2; ++b)
+                      d[i][2 * u + a][2 * j + b] = k == (oh0 + 2 * u + a) * p.OW + ow0 + 2 * j + b ? v : 0.0;
+                }
+          } else {
+            [[unroll]] for (int i = 0; i < TM; ++i)
+              [[unroll]] for (int r = 0; r < TR; ++r)
+                [[unroll]] for (int q = 0; q < TW; ++q) {
+                  bool ok = mok[i] && oh0 + r < p.OH && ow0 + q < p.OW;
+                  float v = texelFetch(DY, p.offDY + (ok ? db + i * OHW + (oh0 + r) * p.OW + ow0 + q : 0)).x;
+                  d[i][r][q] = ok ? v : 0.0;
+                }
+          }
+          if (BIAS == 1)
+            [[unroll]] for (int i = 0; i < TM; ++i)
+              [[unroll]] for (int r = 0; r < TR; ++r)
+                [[unroll]] for (int q = 0; q < TW; ++q) bsum[i] += d[i][r][q];
           // Fetches first, then the FMAs, each accumulator taking all its products in a row (a
           // texel fetch is a call that spills every vector register: see conv_direct.comp).
           // (Interleaving 2, 4 or 8 accumulators' chains was tried: no faster, slower from 4.)
@@ -91,6 +124,7 @@ void main() {
     [[unroll]] for (int i = 0; i < TM; ++i) {
       if (!mok[i]) break;
       [[unroll]] for (int k = 0; k < KK; ++k) o[ob + i * p.CI * KK + k] = acc[i][k];
+      if (BIAS == 1 && c == 0) ob_[(s * p.G + g) * p.MO + m0 + i] = bsum[i];
     }
   }
 }

@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <functional>
 #include <initializer_list>
 
@@ -161,9 +162,11 @@ bool direct_fits(const Device& dev, int KH, int KW, int dh, int dw) {
 // y [N, G*MO, OH, OW] = the stride (sh, sw) convolution of x [N, G*CI, H, W] with padding (ph, pw)
 // (either sign) and dilation (dh, dw). flip == false: w is a forward weight [G*MO, CI, KH, KW];
 // flip == true: w is [G*CI, MO, KH, KW] and its taps are mirrored (a data gradient, see the shader).
+// unpool_idx: x is a pooled gradient [N, G*CI, H/2, W/2] scattered through these 2x2 window indices
+// (conv_direct.comp, UNPOOL; unit strides and dilations, ph and pw even).
 void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y, int N, int CI, int H, int W,
                    int MO, int OH, int OW, int KH, int KW, int sh, int sw, int dh, int dw, int ph, int pw, int G,
-                   bool flip, bool relu = false, Tensor* pool_idx = nullptr) {
+                   bool flip, bool relu = false, Tensor* pool_idx = nullptr, const Tensor* unpool_idx = nullptr) {
   Device& dev = y.device();
   // Channels per block: all of them up to 16 (6 for LeNet-5's first layer and its second's data
   // gradient: no padded channels computed), else 16.
@@ -189,7 +192,8 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   }
   // Pooling in the epilogue (pool_idx; y is then the pooled output): 2x2 windows need blocks of
   // an even height and width.
-  if (pool_idx) tr = std::max(2, tr / 2 * 2), tw = std::max(2, tw / 2 * 2);
+  // An unpooled input likewise (the patch then starts on a window: ph, pw even).
+  if (pool_idx || unpool_idx) tr = std::max(2, tr / 2 * 2), tw = std::max(2, tw / 2 * 2);
   // The prepared weights get at least 16 KiB of their own. Where the caching allocator put a small
   // (e.g. LeNet-5's 800-byte) buffer mattered by up to 7x for the convolution reading it, on one
   // llvmpipe thread as on two, whatever the buffer held: LeNet-5 on Fashion-MNIST fell from 3,300
@@ -199,10 +203,11 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   // accumulators on the stack fits what was seen.
   int64_t wt_n = int64_t(G) * CI * KH * KW * mp;
   Tensor wt = Tensor::empty({std::max<int64_t>(wt_n, 4096)}, dev, x.dtype());
-  DirectConvP p{N, CI, H, W, MO, mp, OH, OW, ph, pw, G, 0, 0, 0, 0, 0};
+  DirectConvP p{N, CI, H, W, MO, mp, OH, OW, ph, pw, G, 0, 0, 0, 0, 0, 0};
   p.offX = texel_index(x);
+  if (unpool_idx) p.offIdx = texel_index(*unpool_idx, Texel::u32);
   std::vector<int32_t> prep = {i32(local_1d(dev)), 1, tm, 1, 1, KH, KW, 1, 1, 1, 1, 0, 0, flip ? 1 : 0};
-  launch(dev, ShaderId::conv_direct, prep, p, {texel(x), texel(x), wt, w, wt}, groups_1d(dev, uint64_t(wt_n)),
+  launch(dev, ShaderId::conv_direct, prep, p, {texel(x), texel(x), wt, w, wt, texel(x, Texel::u32)}, groups_1d(dev, uint64_t(wt_n)),
          1u, 1u, "conv_direct weights");
   p.offW = texel_index(wt, Texel::f32x4);
   p.tiles_r = (OH + tr - 1) / tr;
@@ -214,10 +219,13 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   uint32_t groups = uint32_t(std::clamp<int64_t>((tiles + local - 1) / local, 1, max_groups(dev)));
   int vo = !pool_idx && OW % 4 == 0 && tw % 4 == 0 && vec4_ok(y) ? 1 : 0;
   std::vector<int32_t> spec = {i32(local), 0, tm, tr, tw, KH, KW, sh, sw, dh, dw, bias ? 1 : 0, vo, 0, relu ? 1 : 0,
-                               pool_idx ? 1 : 0};
-  launch(dev, ShaderId::conv_direct, spec, p, {texel(x), texel(wt, Texel::f32x4), y, bias ? *bias : y, pool_idx ? *pool_idx : y},
+                               pool_idx ? 1 : 0, unpool_idx ? 1 : 0};
+  launch(dev, ShaderId::conv_direct, spec, p,
+         {texel(x), texel(wt, Texel::f32x4), y, bias ? *bias : y, pool_idx ? *pool_idx : y,
+          texel(unpool_idx ? *unpool_idx : x, Texel::u32)},
          groups, 1u, 1u,
-         profile_label(flip ? "conv_direct dX" : pool_idx ? "conv_direct fwd+pool" : "conv_direct fwd",
+         profile_label(flip ? (unpool_idx ? "conv_direct dX unpool" : "conv_direct dX")
+                            : pool_idx ? "conv_direct fwd+pool" : "conv_direct fwd",
                        std::to_string(G * CI) + ">" + std::to_string(G * MO) + "@" + std::to_string(OH) + "x" +
                            std::to_string(OW) + " " + std::to_string(tr) + "x" + std::to_string(tw) + "x" +
                            std::to_string(tm)));
@@ -233,15 +241,18 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
 // host estimates useful FMAs per fetch for both and takes the direct kernel only when it does
 // clearly better (> 1.3x): 14.0 vs 3.4 (LeNet-5 conv1), 14.9 vs 8.3 (conv2), 5.6 vs 8.0 (DQN).
 struct DirectDwPlan { int tm, tiles_m, tr, tw; double fmas_per_fetch; };
-DirectDwPlan plan_direct_dw(int MO, int OH, int OW, int KH, int KW, int sh, int sw, int dh, int dw) {
+// unpool: dy comes as a pooled gradient and 2x2 window indices (conv_direct_dw.comp, UNPOOL), so
+// the blocks take whole windows: even sizes.
+DirectDwPlan plan_direct_dw(int MO, int OH, int OW, int KH, int KW, int sh, int sw, int dh, int dw, bool unpool) {
   DirectDwPlan q{};
   // Blocks of 2 rows x TW columns, TW from 4..8 wasting the fewest columns at the right edge.
   q.tr = std::min(OH, 2), q.tw = std::min(OW, 4);
-  if (OW > 4) q.tw = cheapest_width(OW, {8, 7, 6, 5, 4}, 4);
+  if (OW > 4) q.tw = unpool ? cheapest_width(OW, {8, 6, 4}, 4) : cheapest_width(OW, {8, 7, 6, 5, 4}, 4);
   if (const char* e = std::getenv("VKWB_CONV_DW_TILE")) {   // tuning knob: TRxTW
     if (std::sscanf(e, "%dx%d", &q.tr, &q.tw) != 2 || q.tr < 1 || q.tw < 1 || q.tr > 8 || q.tw > 16)
       throw Error(std::string("VKWB_CONV_DW_TILE=") + e + ": expected TRxTW, rows 1..8, columns 1..16");
   }
+  if (unpool) q.tr = std::max(2, q.tr / 2 * 2), q.tw = std::max(2, q.tw / 2 * 2);
   // Channels per invocation: at most ~200 accumulators and ~96 gradient values per block (bigger
   // blocks measured slower, whatever they saved in fetches), split evenly over the tiles.
   int cap = std::max(1, std::min(200 / (KH * KW), 96 / (q.tr * q.tw)));
@@ -275,26 +286,33 @@ double implicit_dw_fmas_per_fetch(int64_t rows, int64_t cols) {
 // dw [G*MO, CI, KH, KW] = the weight gradient of the stride (sh, sw) convolution of x [N, G*CI, H, W]
 // with padding (ph, pw) and dilation (dh, dw) whose output gradient is dy [N, G*MO, OH, OW], by
 // conv_direct_dw.comp over slices of images; the slices' partial sums are added here.
+// db (when given) receives the bias gradient [G*MO]; unpool_idx: dy is a pooled gradient
+// [N, G*MO, OH/2, OW/2] scattered through these window indices (the plan made with unpool).
 Tensor launch_direct_dw(const Tensor& x, const Tensor& dy, const DirectDwPlan& q, int N, int CI, int H, int W, int MO,
-                        int OH, int OW, int KH, int KW, int sh, int sw, int dh, int dw, int ph, int pw, int G) {
+                        int OH, int OW, int KH, int KW, int sh, int sw, int dh, int dw, int ph, int pw, int G,
+                        Tensor* db = nullptr, const Tensor* unpool_idx = nullptr) {
   Device& dev = x.device();
   int tm = q.tm, tiles_m = q.tiles_m, tr = q.tr, tw = q.tw;
   // Enough invocations for every SIMD lane of every core: split the images into slices.
   int64_t per = int64_t(CI) * tiles_m * G;
   int want = int(std::clamp<int64_t>((256 + per - 1) / per, 1, N));
-  DirectConvWP p{N, CI, H, W, MO, OH, OW, ph, pw, G, texel_index(x), texel_index(dy), tiles_m, 0, (N + want - 1) / want};
+  DirectConvWP p{N, CI, H, W, MO, OH, OW, ph, pw, G, texel_index(x), texel_index(dy), tiles_m, 0, (N + want - 1) / want,
+                 unpool_idx ? texel_index(*unpool_idx, Texel::u32) : 0};
   p.slices = (N + p.per_slice - 1) / p.per_slice;
   Tensor part = Tensor::empty({p.slices, int64_t(G) * MO, CI, KH, KW}, dev, x.dtype());
+  Tensor part_b = db ? Tensor::empty({p.slices, int64_t(G) * MO}, dev, x.dtype()) : part;
   int64_t total = per * p.slices;
   uint32_t local = local_1d(dev);
   while (local > 8 && total < int64_t(local) * 8) local /= 2;
   uint32_t groups = uint32_t(std::clamp<int64_t>((total + local - 1) / local, 1, max_groups(dev)));
-  std::vector<int32_t> spec = {i32(local), tm, tr, tw, KH, KW, sh, sw, dh, dw};
-  launch(dev, ShaderId::conv_direct_dw, spec, p, {texel(x), texel(dy), part}, groups, 1u, 1u,
-         profile_label("conv_direct dW", std::to_string(G * CI) + ">" + std::to_string(G * MO) + "@" +
+  std::vector<int32_t> spec = {i32(local), tm, tr, tw, KH, KW, sh, sw, dh, dw, db ? 1 : 0, unpool_idx ? 1 : 0};
+  launch(dev, ShaderId::conv_direct_dw, spec, p,
+         {texel(x), texel(dy), part, part_b, texel(unpool_idx ? *unpool_idx : dy, Texel::u32)}, groups, 1u, 1u,
+         profile_label(unpool_idx ? "conv_direct dW unpool" : "conv_direct dW", std::to_string(G * CI) + ">" + std::to_string(G * MO) + "@" +
                                              std::to_string(OH) + "x" + std::to_string(OW) + " " + std::to_string(tr) +
                                              "x" + std::to_string(tw) + "x" + std::to_string(tm) + " slices " +
                                              std::to_string(p.slices)));
+  if (db) *db = p.slices == 1 ? part_b.reshape({int64_t(G) * MO}) : sum(part_b, 0);
   if (p.slices == 1) return part.reshape({int64_t(G) * MO, CI, KH, KW});
   return sum(part, 0);
 }
@@ -367,9 +385,25 @@ Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, const 
 }
 
 // dx [N, C, H, W] from dy [N, OC, OH, OW] (conv's data gradient).
-Tensor conv_backward_data(const Tensor& dy, const Tensor& w, const Geometry& g) {
+// Whether conv_backward_data can read dy as a pooled gradient dp and the 2x2 window indices of a
+// fused conv + ReLU + max pool (the direct kernel's UNPOOL input: unit strides and dilations, and
+// the data gradient's padding k-1-p even so that its patches start on a window).
+bool unpool_data_ok(const Geometry& g, const Tensor& dp, const Tensor& idx, const Tensor& w) {
+  const auto& o = g.o;
+  return o.stride_h == 1 && o.stride_w == 1 && o.dil_h == 1 && o.dil_w == 1 && (g.KH - 1 - o.pad_h) % 2 == 0 &&
+         (g.KW - 1 - o.pad_w) % 2 == 0 && g.KH - 1 - o.pad_h >= 0 && g.KW - 1 - o.pad_w >= 0 &&
+         direct_fits(dp.device(), g.KH, g.KW, 1, 1) && texel_ok(dp) && texel_ok(idx, Texel::u32) && texel_ok(w);
+}
+
+// unpool_idx (see unpool_data_ok): dy is the pooled gradient, scattered through these indices.
+Tensor conv_backward_data(const Tensor& dy, const Tensor& w, const Geometry& g, const Tensor* unpool_idx = nullptr) {
   Device& dev = dy.device();
   Tensor dx = Tensor::empty({g.N, g.C, g.H, g.W}, dev, dy.dtype());
+  if (unpool_idx) {
+    launch_direct(dy, w, nullptr, dx, g.N, g.OC / g.groups, g.OH, g.OW, g.C / g.groups, g.H, g.W, g.KH, g.KW, 1, 1, 1,
+                  1, g.KH - 1 - g.o.pad_h, g.KW - 1 - g.o.pad_w, g.groups, true, false, nullptr, unpool_idx);
+    return dx;
+  }
   bool unit = g.o.stride_h == 1 && g.o.stride_w == 1;
   if (unit && direct_fits(dev, g.KH, g.KW, g.o.dil_h, g.o.dil_w) && texel_ok(dy) && texel_ok(w)) {
     // dx = dy convolved with the mirrored, transposed weights and padding d*(k-1) - p.
@@ -396,19 +430,32 @@ Tensor conv_backward_data(const Tensor& dy, const Tensor& w, const Geometry& g) 
 }
 
 // dW [OC, C/g, KH, KW] = sum over chunks of dY' @ cols^T.
-Tensor conv_backward_weight(const Tensor& x, const Tensor& dy, const Geometry& g, const Tensor* saved = nullptr) {
+// The direct weight-gradient kernel's plan when it is the kernel for g (dy: the output gradient,
+// or with unpool the pooled one, see launch_direct_dw), else nothing: the implicit GEMM or im2col.
+std::optional<DirectDwPlan> direct_dw(const Geometry& g, const Tensor& x, const Tensor& dy, bool unpool) {
+  Device& dev = x.device();
+  if (!direct_fits(dev, g.KH, g.KW, g.o.dil_h, g.o.dil_w) || !texel_ok(x) || !texel_ok(dy)) return std::nullopt;
+  int Cg = g.C / g.groups, OCg = g.OC / g.groups;
+  DirectDwPlan q =
+      plan_direct_dw(OCg, g.OH, g.OW, g.KH, g.KW, g.o.stride_h, g.o.stride_w, g.o.dil_h, g.o.dil_w, unpool);
+  const char* e = std::getenv("VKWB_CONV_DW");   // tuning knob: direct|implicit (else the estimate picks)
+  bool direct = e && std::strcmp(e, "direct") == 0 ? true
+                : e && std::strcmp(e, "implicit") == 0 ? false
+                : q.fmas_per_fetch > 1.3 * implicit_dw_fmas_per_fetch(OCg, int64_t(Cg) * g.kk());
+  return direct ? std::optional<DirectDwPlan>(q) : std::nullopt;
+}
+
+// dW [OC, C/g, KH, KW]. db (when given) receives the bias gradient if the direct kernel computes
+// it on the way (else it stays undefined). unpool_idx: dy is a pooled gradient scattered through
+// these indices; only when direct_dw(g, x, dy, true) holds.
+Tensor conv_backward_weight(const Tensor& x, const Tensor& dy, const Geometry& g, const Tensor* saved = nullptr,
+                            Tensor* db = nullptr, const Tensor* unpool_idx = nullptr) {
   Device& dev = x.device();
   int Cg = g.C / g.groups, OCg = g.OC / g.groups;
-  if (direct_fits(dev, g.KH, g.KW, g.o.dil_h, g.o.dil_w) && texel_ok(x) && texel_ok(dy)) {
-    DirectDwPlan q = plan_direct_dw(OCg, g.OH, g.OW, g.KH, g.KW, g.o.stride_h, g.o.stride_w, g.o.dil_h, g.o.dil_w);
-    const char* e = std::getenv("VKWB_CONV_DW");   // tuning knob: direct|implicit (else the estimate picks)
-    bool direct = e && std::strcmp(e, "direct") == 0 ? true
-                  : e && std::strcmp(e, "implicit") == 0 ? false
-                  : q.fmas_per_fetch > 1.3 * implicit_dw_fmas_per_fetch(OCg, int64_t(Cg) * g.kk());
-    if (direct)
-      return launch_direct_dw(x, dy, q, g.N, Cg, g.H, g.W, OCg, g.OH, g.OW, g.KH, g.KW, g.o.stride_h, g.o.stride_w,
-                              g.o.dil_h, g.o.dil_w, g.o.pad_h, g.o.pad_w, g.groups);
-  }
+  if (auto q = direct_dw(g, x, dy, unpool_idx != nullptr))
+    return launch_direct_dw(x, dy, *q, g.N, Cg, g.H, g.W, OCg, g.OH, g.OW, g.KH, g.KW, g.o.stride_h, g.o.stride_w,
+                            g.o.dil_h, g.o.dil_w, g.o.pad_h, g.o.pad_w, g.groups, db, unpool_idx);
+  if (unpool_idx) throw Error("internal: conv_backward_weight: no kernel reads a pooled gradient here");
   Tensor dw = Tensor::empty({g.OC, Cg, g.KH, g.KW}, dev, x.dtype());
   if (use_implicit(dev) && texel_ok(x) && texel_ok(dy)) {
     // The reduction runs over N*OH*OW: split it over slices of images so that every core gets
@@ -497,16 +544,36 @@ ConvForward conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias,
   return f;
 }
 
-// The gradients {dx, dw, db} of a convolution from dy (the gradient of its pre-activation output).
+// The gradients {dx, dw, db} of a convolution from dy (the gradient of its pre-activation output),
+// or with pool (a fused conv + ReLU + 2x2 max pool, its indices from the direct kernel's epilogue)
+// from the pooled gradient: the direct kernels then read it through the indices where they can,
+// and dy is scattered out (pool_grad) only for the others.
 std::function<std::vector<Tensor>(const Tensor&)> conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& bias,
-                                                                 const ConvForward& f) {
+                                                                 const ConvForward& f,
+                                                                 std::optional<MaskedMaxPool> pool = std::nullopt) {
   Tensor xd = x.detach(), wd = w.detach(), cols = f.cols;
   const Geometry g = f.g;
   const bool has_bias = bias.defined(), need_dx = x.requires_grad();
-  return [=](const Tensor& dy) {
-    Tensor dx = need_dx ? conv_backward_data(dy, wd, g) : Tensor();
-    Tensor dw = conv_backward_weight(xd, dy, g, &cols);
-    Tensor db = has_bias ? sum_to(dy, {1, g.OC, 1, 1}).reshape({g.OC}) : Tensor();
+  return [=](const Tensor& grad) {
+    Tensor dy = pool ? Tensor() : grad;
+    auto dense = [&]() -> const Tensor& {
+      if (!dy.defined()) dy = max_pool2d_grad(grad, *pool);
+      return dy;
+    };
+    // VKWB_CONV_UNPOOL=0: always scatter dy out first (to compare).
+    static const bool unpool_off = [] {
+      const char* e = std::getenv("VKWB_CONV_UNPOOL");
+      return e && std::strcmp(e, "0") == 0;
+    }();
+    const Tensor* idx = pool && !unpool_off ? &pool->idx : nullptr;
+    Tensor dx;
+    if (need_dx)
+      dx = idx && unpool_data_ok(g, grad, *idx, wd) ? conv_backward_data(grad, wd, g, idx) : conv_backward_data(dense(), wd, g);
+    Tensor db;
+    Tensor dw = idx && texel_ok(*idx, Texel::u32) && direct_dw(g, xd, grad, true)
+                    ? conv_backward_weight(xd, grad, g, &cols, has_bias ? &db : nullptr, idx)
+                    : conv_backward_weight(xd, dense(), g, &cols, has_bias ? &db : nullptr);
+    if (has_bias && !db.defined()) db = sum_to(dense(), {1, g.OC, 1, 1}).reshape({g.OC});
     return std::vector<Tensor>{dx, dw, db};
   };
 }
@@ -536,9 +603,14 @@ Tensor conv2d_relu_max_pool2d(const Tensor& x, const Tensor& w, const Tensor& bi
                            : masked_max_pool2d(f.y, po);
   Tensor out = m.y;
   if (f.grad) {
-    auto backward = conv2d_backward(x, w, bias, f);
     m.y = Tensor();   // the node must not hold its own output
-    record("conv2d+relu+max_pool2d", out, {x, w, bias}, [=](const Tensor& dp) { return backward(max_pool2d_grad(dp, m)); });
+    if (idx.defined()) {   // 2x2 windows from the direct kernel's epilogue
+      auto backward = conv2d_backward(x, w, bias, f, m);
+      record("conv2d+relu+max_pool2d", out, {x, w, bias}, backward);
+    } else {
+      auto backward = conv2d_backward(x, w, bias, f);
+      record("conv2d+relu+max_pool2d", out, {x, w, bias}, [=](const Tensor& dp) { return backward(max_pool2d_grad(dp, m)); });
+    }
   }
   return out;
 }

@@ -21,10 +21,10 @@ struct ConvP {   // conv_implicit.comp
   int32_t offA, offB, slices, per_slice;
 };
 struct DirectConvP {   // conv_direct.comp
-  int32_t N, CI, H, W, MO, MP, OH, OW, ph, pw, G, offX, offW, tiles_r, tiles_c, tiles_m;
+  int32_t N, CI, H, W, MO, MP, OH, OW, ph, pw, G, offX, offW, tiles_r, tiles_c, tiles_m, offIdx;
 };
 struct DirectConvWP {   // conv_direct_dw.comp
-  int32_t N, CI, H, W, MO, OH, OW, ph, pw, G, offX, offDY, tiles_m, slices, per_slice;
+  int32_t N, CI, H, W, MO, OH, OW, ph, pw, G, offX, offDY, tiles_m, slices, per_slice, offIdx;
 };
 struct PoolP { int32_t planes, H, W, OH, OW, KH, KW, sh, sw, ph, pw, count_pad, in_texel, idx_texel; };
 struct IndexP { uint32_t outer, R, J, inner; };

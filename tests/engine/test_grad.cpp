@@ -110,6 +110,12 @@ BOOST_AUTO_TEST_CASE(conv_and_pool_grads) {
     gradcheck("conv2d+relu+max_pool2d 2x2 tiles" + v, [](auto& in) {
       return conv2d_relu_max_pool2d(in[0], in[1], in[2], {.pad_h = 1, .pad_w = 1}, {}); },
               {rnd({2, 3, 7, 5}, 49), rnd({5, 3, 3, 3}, 50), rnd({5}, 51, -1.2, -0.2)});
+    // Even data-gradient padding (k - 1 - p = 2): the direct data gradient and weight gradient read
+    // the pooled gradient through the window indices (UNPOOL); windows at 0 and a pixel column
+    // outside every window included.
+    gradcheck("conv2d+relu+max_pool2d 2x2, unpadded 3x3" + v, [](auto& in) {
+      return conv2d_relu_max_pool2d(in[0], in[1], in[2], {}, {}); },
+              {rnd({2, 3, 8, 7}, 57), rnd({4, 3, 3, 3}, 58), rnd({4}, 59, -0.9, 0.3)});
     gradcheck("conv2d+relu+max_pool2d 2x2, groups, no bias" + v, [](auto& in) {
       return conv2d_relu_max_pool2d(in[0], in[1], Tensor(), {.pad_w = 1, .groups = 2}, {}); },
               {rnd({2, 4, 6, 5}, 55), rnd({6, 2, 3, 3}, 56)});

@@ -233,11 +233,12 @@ BOOST_AUTO_TEST_CASE(convolution) {
   unsetenv("VKWB_CONV_DW");
   // The pooling epilogue with taller pixel blocks (4 rows: two pooled rows per block, an odd
   // count of block rows past the edge).
-  setenv("VKWB_CONV_DIRECT_TILE", "4x6", 1);
+  for (const char* tile : {"2x8", "4x6"})
   for (auto& c : std::vector<Case>{cases[0], cases[1], cases[3]}) {
+    setenv("VKWB_CONV_DIRECT_TILE", tile, 1);
     Input x = rnd(c.x, 24), w = rnd(c.w, 25), b = rnd({c.w[0]}, 26);
     auto o = c.o;
-    check_op("conv2d+relu+max_pool2d 2x2, 4x6 blocks, fwd+bwd " + c.x.str() + c.w.str(), [o](auto& in) {
+    check_op("conv2d+relu+max_pool2d 2x2, " + std::string(tile) + " blocks, fwd+bwd " + c.x.str() + c.w.str(), [o](auto& in) {
       for (auto& t : in) t.requires_grad_();
       Tensor y = conv2d_relu_max_pool2d(in[0], in[1], in[2], o, {});
       sum(mul(y, y)).backward();
