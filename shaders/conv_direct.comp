@@ -45,6 +45,10 @@ layout(constant_id = 15) const int POOL = 0;
 // else 0 (pool_grad.comp's scatter, read in place): a fetch of each and a fetch of the index per
 // window of four patch values. The data gradient of the layer before the pooling takes it.
 layout(constant_id = 16) const int UNPOOL = 0;
+// ONE_W == 1 (one input channel, one channel tile, one group: a network's first layer): the
+// weights are the same for every block, so each invocation fetches them once, before its blocks
+// (the host gives each invocation several blocks), instead of once per block.
+layout(constant_id = 17) const int ONE_W = 0;
 layout(binding = 0) uniform samplerBuffer X;    // MODE 0: the input (R32F view)
 layout(binding = 1) uniform samplerBuffer Wt;   // MODE 0: wt (RGBA32F view)
 layout(std430, binding = 2) writeonly buffer Out { float o[]; };
@@ -85,6 +89,13 @@ void main() {
   }
   int HW = p.H * p.W, OHW = p.OH * p.OW;
   int total = p.tiles_c * p.tiles_r * p.N * p.tiles_m * p.G;
+  float wa[KH * KW][(TM + 3) / 4 * 4];   // TM = 6: the second texel's last two go unused
+  if (ONE_W == 1)
+    [[unroll]] for (int tap = 0; tap < KH * KW; ++tap)
+      [[unroll]] for (int i = 0; i < TM; i += 4) {
+        vec4 w4 = texelFetch(Wt, p.offW + (tap * p.MP + i >> 2));
+        wa[tap][i] = w4.x; wa[tap][i + 1] = w4.y; wa[tap][i + 2] = w4.z; wa[tap][i + 3] = w4.w;
+      }
   int stride = int(gl_NumWorkGroups.x * gl_WorkGroupSize.x);
   for (int t = int(gl_GlobalInvocationID.x); t < total; t += stride) {
     // Column tiles fastest, group and channel tile slowest: neighbouring lanes share weights.
@@ -136,7 +147,7 @@ void main() {
       // vector register, so fetches between the FMAs (one weight texel per tap, as this kernel
       // did until 2026-12-05) made every accumulator and patch value go to the stack and back
       // once per tap (docs/PERFORMANCE.md: LeNet-5's convolutions 7-21 % faster this way).
-      float wa[KH * KW][(TM + 3) / 4 * 4];   // TM = 6: the second texel's last two go unused
+      if (ONE_W == 0)
       [[unroll]] for (int tap = 0; tap < KH * KW; ++tap)
         [[unroll]] for (int i = 0; i < TM; i += 4) {
           vec4 w4 = texelFetch(Wt, p.offW + wb + (tap * p.MP + i >> 2));

@@ -214,12 +214,16 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   p.tiles_c = (OW + tw - 1) / tw;
   p.tiles_m = (MO + tm - 1) / tm;   // (mp may round past the last tile: whole texels)
   int64_t tiles = int64_t(p.tiles_r) * p.tiles_c * N * p.tiles_m * G;
+  // One input channel, one channel tile, one group: the weights are fetched once per invocation,
+  // and each invocation takes ~8 blocks (at least 256 invocations, for the SIMD lanes of the cores).
+  bool one_w = CI == 1 && p.tiles_m == 1 && G == 1;
+  int64_t lanes = one_w ? std::min(tiles, std::max<int64_t>(256, tiles / 8)) : tiles;
   uint32_t local = local_1d(dev);
-  while (local > 8 && tiles < int64_t(local) * 8) local /= 2;
-  uint32_t groups = uint32_t(std::clamp<int64_t>((tiles + local - 1) / local, 1, max_groups(dev)));
+  while (local > 8 && lanes < int64_t(local) * 8) local /= 2;
+  uint32_t groups = uint32_t(std::clamp<int64_t>((lanes + local - 1) / local, 1, max_groups(dev)));
   int vo = !pool_idx && OW % 4 == 0 && tw % 4 == 0 && vec4_ok(y) ? 1 : 0;
   std::vector<int32_t> spec = {i32(local), 0, tm, tr, tw, KH, KW, sh, sw, dh, dw, bias ? 1 : 0, vo, 0, relu ? 1 : 0,
-                               pool_idx ? 1 : 0, unpool_idx ? 1 : 0};
+                               pool_idx ? 1 : 0, unpool_idx ? 1 : 0, one_w ? 1 : 0};
   launch(dev, ShaderId::conv_direct, spec, p,
          {texel(x), texel(wt, Texel::f32x4), y, bias ? *bias : y, pool_idx ? *pool_idx : y,
           texel(unpool_idx ? *unpool_idx : x, Texel::u32)},

@@ -234,7 +234,8 @@ BOOST_AUTO_TEST_CASE(convolution) {
   // The pooling epilogue with taller pixel blocks (4 rows: two pooled rows per block, an odd
   // count of block rows past the edge).
   for (const char* tile : {"2x8", "4x6"})
-  for (auto& c : std::vector<Case>{cases[0], cases[1], cases[3]}) {
+  // (12 single-channel images: more blocks than invocations, each invocation reusing its weights.)
+  for (auto& c : std::vector<Case>{cases[0], cases[1], cases[3], {{12, 1, 28, 28}, {6, 1, 5, 5}, {.pad_h = 2, .pad_w = 2}}}) {
     setenv("VKWB_CONV_DIRECT_TILE", tile, 1);
     Input x = rnd(c.x, 24), w = rnd(c.w, 25), b = rnd({c.w[0]}, 26);
     auto o = c.o;
