@@ -168,24 +168,39 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
                    int MO, int OH, int OW, int KH, int KW, int sh, int sw, int dh, int dw, int ph, int pw, int G,
                    bool flip, bool relu = false, Tensor* pool_idx = nullptr, const Tensor* unpool_idx = nullptr) {
   Device& dev = y.device();
-  // Channels per block: all of them up to 16 (6 for LeNet-5's first layer and its second's data
-  // gradient: no padded channels computed), else 16.
-  int tm = std::min(16, MO);
+  // Blocks of 2 rows x TW columns x TM channels, TM = all channels up to 16 or 16, 8, 4, by a cost
+  // model fitted to per-layer measurements (one llvmpipe thread, 2026-12-05, docs/PERFORMANCE.md):
+  // per block TM*TR*TW*KH*KW FMAs plus 10 FMAs' worth per texel fetch (the patch, half of it when
+  // unpooling; the weights, none when ONE_W hoists them), at most 192 accumulators (spills beyond),
+  // columns past OW wasted. Its picks: LeNet-5 conv1 (OW 28, 6 ch) 2x14x6, conv2 (OW 10, 16 ch)
+  // 2x10x8, conv2's data gradient (OW 14, 6 ch) 2x14x6, measured 24-32 % faster than the 2x8x6,
+  // 2x6x16 and 2x8x6 of the rule before (TW from {4, 6, 8}, TM = min(16, MO)).
+  const bool even = pool_idx || unpool_idx;   // 2x2 windows: even blocks
+  int tr = std::min(OH, 2), tm = std::min(16, MO), tw = std::min(OW, 4);
+  {
+    double best = -1;
+    std::vector<int> tms;
+    if (MO <= 16) tms.push_back(MO);
+    for (int t : {16, 8, 4})
+      if (t < MO) tms.push_back(t);
+    for (int cm : tms) {
+      int tiles_m = (MO + cm - 1) / cm;
+      bool hoisted = CI == 1 && tiles_m == 1 && G == 1;
+      for (int cw = even ? 2 : 1; cw <= 16 && cm * tr * cw <= 192; cw += even ? 2 : 1) {
+        if (cw > OW && cw > (even ? 2 : 1)) break;
+        int prows = (tr - 1) * sh + (KH - 1) * dh + 1, pcols = (cw - 1) * sw + (KW - 1) * dw + 1;
+        double fetches = prows * pcols * (unpool_idx ? 0.5 : 1.0) + (hoisted ? 0 : KH * KW * ((cm + 3) / 4));
+        double cost = double(tiles_m) * ((OW + cw - 1) / cw) * (double(cm) * tr * cw * KH * KW + 10 * fetches);
+        if (best < 0 || cost < best) best = cost, tm = cm, tw = cw;
+      }
+    }
+  }
   if (const char* e = std::getenv("VKWB_CONV_DIRECT_TM")) {   // tuning knob: channels per block
     tm = std::atoi(e);
     if (tm < 4 || tm > 32 || tm % 4) throw Error(std::string("VKWB_CONV_DIRECT_TM=") + e + ": expected a multiple of 4 from 4 to 32");
   }
   int mp = (MO + tm - 1) / tm * tm;
   mp = (mp + 3) / 4 * 4;   // texels of four channels
-  // Blocks of 2 rows x TW columns, TW from {4, 6, 8}: wider blocks fetch less per FMA and waste
-  // columns at the right edge when OW is not a multiple, and past ~192 accumulators per
-  // invocation the spills cost more than the fetches saved. A block costs about 4 columns' worth
-  // of set-up. Measured per layer (one llvmpipe thread, 2026-12-05, docs/PERFORMANCE.md): LeNet-5's
-  // first layer (OW 28, 6 channels) and its second's data gradient (OW 14, 6 channels) are
-  // fastest at 2x8, its second layer (OW 10, 16 channels) at 2x6, the DQN net's (OW 8, 16
-  // channels) at 2x4.
-  int tr = std::min(OH, 2), tw = std::min(OW, 4);
-  if (OW > 4) tw = cheapest_width(OW, {4, 6, 8}, 4, 192 / (tm * tr));
   if (const char* e = std::getenv("VKWB_CONV_DIRECT_TILE")) {   // tuning knob: TRxTW
     if (std::sscanf(e, "%dx%d", &tr, &tw) != 2 || tr < 1 || tw < 1 || tr > 8 || tw > 16)
       throw Error(std::string("VKWB_CONV_DIRECT_TILE=") + e + ": expected TRxTW, rows 1..8, columns 1..16");

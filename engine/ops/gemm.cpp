@@ -71,7 +71,10 @@ void gemm_into(const GemmCall& g, const Tensor& A, const Tensor& B, Tensor& C, c
     int vc = vec4_ok(C) && g.ldc % 4 == 0 && g.sc % 4 == 0 ? (g.N % 4 == 0 ? 2 : 1) : 0;
     spec = {i32(local), tm, g.ta, g.tb, g.bias_mode, use_beta, va, vb, tn, vc, g.relu};
     uint32_t groups = uint32_t(std::clamp<int64_t>((tiles + local - 1) / local, 1, max_groups(dev)));
-    launch(dev, ShaderId::gemm_texel, spec, tp, {texel(A, ka), texel(B, kb), C, bb}, groups);
+    launch(dev, ShaderId::gemm_texel, spec, tp, {texel(A, ka), texel(B, kb), C, bb}, groups, 1u, 1u,
+           profile_label("gemm_texel", "M" + std::to_string(g.M) + " N" + std::to_string(g.N) + " K" +
+                                           std::to_string(g.K) + (g.ta ? " At" : "") + (g.tb ? " Bt" : "") + " " +
+                                           std::to_string(tm) + "x" + std::to_string(tn)));
   } else if (std::strcmp(variant, "tiled") == 0) {
     spec = {16, 16, g.ta, g.tb, g.bias_mode, use_beta, g.relu};
     launch(dev, ShaderId::gemm_tiled, spec, p, {A, B, C, bb}, uint32_t((g.N + 63) / 64), uint32_t((g.M + 63) / 64),
