@@ -32,6 +32,7 @@ layout(constant_id = 8) const int TN = 8;
 // takes them.
 layout(constant_id = 9) const int VC = 0;
 layout(constant_id = 10) const int ACT = 0;
+layout(constant_id = 11) const int KC = 4;   // K steps fetched per chunk, a multiple of 4
 layout(binding = 0) uniform samplerBuffer A;
 layout(binding = 1) uniform samplerBuffer B;
 layout(std430, binding = 2) buffer BC { float C[]; };
@@ -64,7 +65,7 @@ void main() {
   int tiles_n = (p.N + TN - 1) / TN, tiles_m = (p.M + TM - 1) / TM;
   int total = tiles_n * tiles_m * p.batch;
   int stride = int(gl_NumWorkGroups.x * gl_WorkGroupSize.x);
-  int K4 = p.K & ~3;
+  int K4 = p.K / KC * KC;   // whole chunks; the rest one K step at a time
   for (int t = int(gl_GlobalInvocationID.x); t < total; t += stride) {
     int tn = t % tiles_n;
     int rest = t / tiles_n;
@@ -74,50 +75,58 @@ void main() {
     float acc[TM][TN];
     [[unroll]] for (int i = 0; i < TM; ++i)
       [[unroll]] for (int j = 0; j < TN; ++j) acc[i][j] = 0.0;
-    for (int k = 0; k < K4; k += 4) {
-      float a[4][TM];
-      float bv[4][TN];
-      if (TA == 0 && VA == 4) {
-        [[unroll]] for (int i = 0; i < TM; ++i) {
-          vec4 q = quadA(aoff + min(m0 + i, p.M - 1) * p.lda + k);
-          [[unroll]] for (int kk = 0; kk < 4; ++kk) a[kk][i] = q[kk];
-        }
-      } else if (TA == 1 && VA == 4) {
-        [[unroll]] for (int kk = 0; kk < 4; ++kk)
-          [[unroll]] for (int i = 0; i < TM; i += 4) {
-            vec4 q = quadA(aoff + (k + kk) * p.lda + m0 + i);
-            [[unroll]] for (int e = 0; e < 4; ++e) a[kk][i + e] = q[e];
-          }
-      } else {
-        [[unroll]] for (int kk = 0; kk < 4; ++kk)
+    for (int k = 0; k < K4; k += KC) {
+      float a[KC][TM];
+      float bv[KC][TN];
+      [[unroll]] for (int h = 0; h < KC; h += 4) {
+        if (TA == 0 && VA == 4) {
           [[unroll]] for (int i = 0; i < TM; ++i) {
-            int m = min(m0 + i, p.M - 1);
-            a[kk][i] = elemA(aoff + (TA == 1 ? (k + kk) * p.lda + m : m * p.lda + k + kk));
+            vec4 q = quadA(aoff + min(m0 + i, p.M - 1) * p.lda + k + h);
+            [[unroll]] for (int kk = 0; kk < 4; ++kk) a[h + kk][i] = q[kk];
           }
-      }
-      if (TB == 0 && VB == 4) {
-        [[unroll]] for (int kk = 0; kk < 4; ++kk)
-          [[unroll]] for (int j = 0; j < TN; j += 4) {
-            vec4 q = quadB(boff + (k + kk) * p.ldb + n0 + j);
-            [[unroll]] for (int e = 0; e < 4; ++e) bv[kk][j + e] = q[e];
-          }
-      } else if (TB == 1 && VB == 4) {
-        [[unroll]] for (int j = 0; j < TN; ++j) {
-          vec4 q = quadB(boff + min(n0 + j, p.N - 1) * p.ldb + k);
-          [[unroll]] for (int kk = 0; kk < 4; ++kk) bv[kk][j] = q[kk];
+        } else if (TA == 1 && VA == 4) {
+          [[unroll]] for (int kk = 0; kk < 4; ++kk)
+            [[unroll]] for (int i = 0; i < TM; i += 4) {
+              vec4 q = quadA(aoff + (k + h + kk) * p.lda + m0 + i);
+              [[unroll]] for (int e = 0; e < 4; ++e) a[h + kk][i + e] = q[e];
+            }
+        } else {
+          [[unroll]] for (int kk = 0; kk < 4; ++kk)
+            [[unroll]] for (int i = 0; i < TM; ++i) {
+              int m = min(m0 + i, p.M - 1);
+              a[h + kk][i] = elemA(aoff + (TA == 1 ? (k + h + kk) * p.lda + m : m * p.lda + k + h + kk));
+            }
         }
-      } else {
-        [[unroll]] for (int kk = 0; kk < 4; ++kk)
+        if (TB == 0 && VB == 4) {
+          [[unroll]] for (int kk = 0; kk < 4; ++kk)
+            [[unroll]] for (int j = 0; j < TN; j += 4) {
+              vec4 q = quadB(boff + (k + h + kk) * p.ldb + n0 + j);
+              [[unroll]] for (int e = 0; e < 4; ++e) bv[h + kk][j + e] = q[e];
+            }
+        } else if (TB == 1 && VB == 4) {
           [[unroll]] for (int j = 0; j < TN; ++j) {
-            int n = min(n0 + j, p.N - 1);
-            bv[kk][j] = elemB(boff + (TB == 1 ? n * p.ldb + k + kk : (k + kk) * p.ldb + n));
+            vec4 q = quadB(boff + min(n0 + j, p.N - 1) * p.ldb + k + h);
+            [[unroll]] for (int kk = 0; kk < 4; ++kk) bv[h + kk][j] = q[kk];
           }
+        } else {
+          [[unroll]] for (int kk = 0; kk < 4; ++kk)
+            [[unroll]] for (int j = 0; j < TN; ++j) {
+              int n = min(n0 + j, p.N - 1);
+              bv[h + kk][j] = elemB(boff + (TB == 1 ? n * p.ldb + k + h + kk : (k + h + kk) * p.ldb + n));
+            }
+        }
       }
-      [[unroll]] for (int kk = 0; kk < 4; ++kk)
-        [[unroll]] for (int i = 0; i < TM; ++i)
-          [[unroll]] for (int j = 0; j < TN; ++j) acc[i][j] = fma(a[kk][i], bv[kk][j], acc[i][j]);
+      // Accumulator by accumulator, each taking the chunk's KC K steps in a row (the same order
+      // of additions as K step by K step): the accumulators live on the stack (TM*TN of them), so
+      // each is loaded and stored once per chunk instead of once per step.
+      [[unroll]] for (int i = 0; i < TM; ++i)
+        [[unroll]] for (int j = 0; j < TN; ++j) {
+          float v = acc[i][j];
+          [[unroll]] for (int kk = 0; kk < KC; ++kk) v = fma(a[kk][i], bv[kk][j], v);
+          acc[i][j] = v;
+        }
     }
-    for (int k = K4; k < p.K; ++k) {   // the last K % 4 steps, one element at a time
+    for (int k = K4; k < p.K; ++k) {   // the last K % KC steps, one element at a time
       float a[TM];
       [[unroll]] for (int i = 0; i < TM; ++i) {
         int m = min(m0 + i, p.M - 1);

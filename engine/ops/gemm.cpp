@@ -69,7 +69,12 @@ void gemm_into(const GemmCall& g, const Tensor& A, const Tensor& B, Tensor& C, c
     uint32_t local = local_1d(dev);
     while (local > 8 && tiles < int64_t(local) * 8) local /= 2;
     int vc = vec4_ok(C) && g.ldc % 4 == 0 && g.sc % 4 == 0 ? (g.N % 4 == 0 ? 2 : 1) : 0;
-    spec = {i32(local), tm, g.ta, g.tb, g.bias_mode, use_beta, va, vb, tn, vc, g.relu};
+    int kc = 4;   // K steps per chunk: 8 and 16 measured no faster (docs/PERFORMANCE.md)
+    if (const char* e = std::getenv("VKWB_GEMM_KC")) {   // tuning knob
+      kc = std::atoi(e);
+      if (kc < 4 || kc > 16 || kc % 4) throw Error(std::string("VKWB_GEMM_KC=") + e + ": expected 4, 8, 12 or 16");
+    }
+    spec = {i32(local), tm, g.ta, g.tb, g.bias_mode, use_beta, va, vb, tn, vc, g.relu, kc};
     uint32_t groups = uint32_t(std::clamp<int64_t>((tiles + local - 1) / local, 1, max_groups(dev)));
     launch(dev, ShaderId::gemm_texel, spec, tp, {texel(A, ka), texel(B, kb), C, bb}, groups, 1u, 1u,
            profile_label("gemm_texel", "M" + std::to_string(g.M) + " N" + std::to_string(g.N) + " K" +
