@@ -28,7 +28,8 @@ static Tensor unary_grad(const Tensor& x, const Tensor& y, const Tensor& dy, Una
   } else {
     bool v4 = vec4_ok(x) && vec4_ok(y) && vec4_ok(dy) && vec4_ok(dx);
     launch(dev, ShaderId::unary_grad, {i32(local_1d(dev)), int32_t(op), v4 ? 1 : 0}, p, {x, y, dy, dx},
-           groups_1d(dev, v4 ? (x.numel() + 3) / 4 : x.numel()));
+           groups_1d(dev, v4 ? (x.numel() + 3) / 4 : x.numel()), 1u, 1u,
+           profile_label("unary_grad", "op" + std::to_string(int(op)) + " " + x.shape().str()));
   }
   return dx;
 }

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "engine/kernels.h"
 #include "engine/stream.h"
@@ -20,10 +21,29 @@ uint32_t max_groups(const Device& dev) {
   return dev.info().type == "cpu" ? 256u : dev.info().max_workgroup_count[0];
 }
 
+// Grid-stride kernels whose invocations all do the same work (elementwise ops, reductions) need
+// only enough workgroups to give every llvmpipe thread a few: more only adds the fixed cost per
+// workgroup. 4 per thread (LP_NUM_THREADS when set, else the cores): the DQN update's
+// [32, 16, 8, 8] ReLU gradient 70 -> 44 us, its bias reduction 52 -> 38 us (256 -> 8 workgroups,
+// docs/PERFORMANCE.md). VKWB_CPU_GROUPS=N overrides (tuning knob).
+static uint32_t cpu_grid_groups() {
+  static const uint32_t n = [] {
+    if (const char* e = std::getenv("VKWB_CPU_GROUPS")) {
+      int v = std::atoi(e);
+      if (v < 1) throw Error(std::string("VKWB_CPU_GROUPS=") + e + ": expected a positive number of workgroups");
+      return uint32_t(v);
+    }
+    unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+    if (const char* e = std::getenv("LP_NUM_THREADS")) threads = unsigned(std::max(1, std::atoi(e)));
+    return uint32_t(4 * threads);
+  }();
+  return n;
+}
+
 uint32_t groups_1d(const Device& dev, uint64_t n) {
   uint64_t l = local_1d(dev);
   uint64_t g = (n + l - 1) / l;
-  return uint32_t(std::clamp<uint64_t>(g, 1, max_groups(dev)));
+  return uint32_t(std::clamp<uint64_t>(g, 1, dev.info().type == "cpu" ? cpu_grid_groups() : max_groups(dev)));
 }
 
 void check_float(const Tensor& t, const char* op) {

@@ -52,7 +52,9 @@ Tensor reduce_raw(const Tensor& x, int d, bool keepdim, ReduceOp op, float ddof 
   // Three bindings always: value and index outputs alias the same buffer (only one is written).
   KernelArg in = read_arg(x, p.x_texel);
   launch(dev, in.is_texel ? ShaderId::reduce_texel : ShaderId::reduce, {i32(local_1d(dev)), int32_t(op), coop ? 1 : 0}, p,
-         {in, out, out}, groups);
+         {in, out, out}, groups, 1u, 1u,
+         profile_label(in.is_texel ? "reduce_texel" : "reduce",
+                       "op" + std::to_string(int(op)) + " " + x.shape().str() + " d" + std::to_string(d)));
   return out;
 }
 
@@ -134,13 +136,33 @@ Tensor var(const Tensor& x, bool unbiased) { return var(x.reshape({x.numel()}), 
 Tensor sum_to(const Tensor& x, const Shape& target) {
   if (x.shape() == target) return x;
   if (target.n > x.dim()) throw Error(shape_mismatch("sum_to", x.shape(), target));
-  Tensor t = x;
-  int lead = x.dim() - target.n;
-  for (int i = x.dim() - 1; i >= 0; --i) {
+  const int lead = x.dim() - target.n;
+  bool summed[kMaxDims] = {};
+  for (int i = 0; i < x.dim(); ++i) {
     int j = i - lead;
-    bool reduce = j < 0 || (target.d[j] == 1 && x.shape()[i] != 1);
-    if (!reduce && j >= 0 && target.d[j] != x.shape()[i]) throw Error(shape_mismatch("sum_to", x.shape(), target));
-    if (reduce) t = sum(t, i, true);
+    summed[i] = j < 0 || target.d[j] == 1;
+    if (!summed[i] && target.d[j] != x.shape()[i]) throw Error(shape_mismatch("sum_to", x.shape(), target));
+  }
+  // Each run of adjacent summed dims is one reduction over their product (tensors are
+  // contiguous): a conv bias gradient [N, C, H, W] -> [1, C, 1, 1] is two dispatches, not three.
+  Tensor t = x;
+  Shape cur = x.shape();
+  for (int e = x.dim() - 1; e >= 0; --e) {
+    if (!summed[e]) continue;
+    int b = e;
+    while (b > 0 && summed[b - 1]) --b;
+    int64_t r = 1;
+    for (int k = b; k <= e; ++k) r *= cur[k];
+    if (r > 1) {
+      Shape v;
+      for (int k = 0; k < b; ++k) v.d[v.n++] = cur[k];
+      v.d[v.n++] = r;
+      for (int k = e + 1; k < cur.n; ++k) v.d[v.n++] = cur[k];
+      t = sum(t.reshape(v), b, true);
+      for (int k = b; k <= e; ++k) cur.d[k] = 1;
+      t = t.reshape(cur);
+    }
+    e = b;
   }
   return t.reshape(target);
 }
