@@ -165,11 +165,11 @@ void Dqn::host_td_targets() {
   const size_t n = obs_shape_.size();
   q_next_host_.resize(size_t(B) * size_t(A));
   td_host_.resize(size_t(B));
+  next_obs_f_.resize(size_t(B) * n);
+  for (size_t j = 0; j < size_t(B) * n; ++j) next_obs_f_[j] = float(batch_.next_obs[j]);
+  target_host_.forward_batch(next_obs_f_.data(), B, q_next_host_.data());
   for (int i = 0; i < B; ++i) {
-    const uint8_t* o = batch_.next_obs.data() + size_t(i) * n;
-    for (size_t j = 0; j < n; ++j) obs_f_[j] = float(o[j]);
-    float* q = q_next_host_.data() + size_t(i) * size_t(A);
-    target_host_.forward(obs_f_.data(), q);
+    const float* q = q_next_host_.data() + size_t(i) * size_t(A);
     const float next_value = *std::max_element(q, q + A);
     td_host_[size_t(i)] = batch_.reward[size_t(i)] + (batch_.discount[size_t(i)] * (1.f - batch_.done[size_t(i)])) * next_value;
   }

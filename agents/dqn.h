@@ -96,6 +96,7 @@ class Dqn {
   HostQNet actor_;
   bool actor_stale_ = true;
   std::vector<float> obs_f_;
+  std::vector<float> next_obs_f_;   // the batch's next observations as floats (host TD targets)
 
   // The TD target on the host (target_net = host): a copy of the target network's weights,
   // refreshed lazily after every sync, and the batch's Q_target(s', .) and TD targets.

@@ -1,5 +1,6 @@
-// HostQNet: a batch-1 forward pass of a small Q-network in plain host loops, over a copy of the
-// weights. Acting is one observation at a time and latency-bound: on lavapipe a device forward
+// HostQNet: the forward pass of a small Q-network in plain host loops, over a copy of the weights:
+// for acting (batch 1) and, on CPU drivers, the DQN's TD targets (the batch's next observations).
+// Acting is one observation at a time and latency-bound: on lavapipe a device forward
 // costs a submit and a wait (~100+ us) however small the net, while these loops take a few us
 // (docs/DQN.md has the measurements). Header-only so that bench/ can use it without linking agents.
 //
@@ -12,6 +13,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <vector>
 
@@ -93,27 +95,42 @@ class HostQNet {
   }
 
   // q[num_actions()] from one observation, given as CHW floats.
-  void forward(const float* x, float* q) {
-    const float* cur = x;
-    int n = 0;
-    for (auto& l : trunk_) cur = run(l, cur, buf_trunk_, n);
-    if (!dueling()) {
-      const float* out = cur;
-      for (auto& l : q_) out = run(l, out, buf_a_, n);
-      std::copy(out, out + num_actions(), q);
-      return;
-    }
-    const float* a = cur;
-    int na = n;
-    for (auto& l : q_) a = run(l, a, buf_a_, na);
-    const float* v = cur;
-    int nv = n;
-    for (auto& l : v_) v = run(l, v, buf_v_, nv);
+  void forward(const float* x, float* q) { forward_batch(x, 1, q); }
+
+  // q[n][num_actions()] from n observations (each CHW floats, one after the other); every row is
+  // the value forward() gives it, bit for bit. The linear layers take kGroup observations at a
+  // time so that each weight row is read once per group: one observation at a time streams the
+  // whole 512 KB fc1 matrix from L2 per observation, which bounded the DQN's TD-target batch.
+  void forward_batch(const float* x, int n, float* q) {
     const int A = num_actions();
-    float mean = 0.f;
-    for (int i = 0; i < A; ++i) mean += a[i];
-    mean /= float(A);
-    for (int i = 0; i < A; ++i) q[i] = v[0] + a[i] - mean;
+    const int in_size = trunk_.empty() ? (q_.empty() ? 0 : q_.front().in) : input_size(trunk_.front());
+    for (int g0 = 0; g0 < n; g0 += kGroup) {
+      const int G = std::min(kGroup, n - g0);
+      const float* cur = x + size_t(g0) * size_t(in_size);
+      int stride = in_size, which = 0;
+      for (auto& l : trunk_) cur = run(l, cur, stride, G, buf_trunk_, which), stride = l.outputs();
+      float* qg = q + size_t(g0) * size_t(A);
+      if (!dueling()) {
+        const float* out = cur;
+        int s = stride, w = which;
+        for (auto& l : q_) out = run(l, out, s, G, buf_a_, w), s = l.outputs();
+        for (int g = 0; g < G; ++g) std::copy(out + size_t(g) * A, out + size_t(g) * A + A, qg + size_t(g) * A);
+        continue;
+      }
+      const float* a = cur;
+      int sa = stride, wa = which;
+      for (auto& l : q_) a = run(l, a, sa, G, buf_a_, wa), sa = l.outputs();
+      const float* v = cur;
+      int sv = stride, wv = which;
+      for (auto& l : v_) v = run(l, v, sv, G, buf_v_, wv), sv = l.outputs();
+      for (int g = 0; g < G; ++g) {
+        const float* ag = a + size_t(g) * A;
+        float mean = 0.f;
+        for (int i = 0; i < A; ++i) mean += ag[i];
+        mean /= float(A);
+        for (int i = 0; i < A; ++i) qg[size_t(g) * A + i] = v[g] + ag[i] - mean;
+      }
+    }
   }
 
   // The greedy action: the first index of the largest Q (PyTorch's argmax tie rule).
@@ -136,47 +153,102 @@ class HostQNet {
     return (k % hw) * conv->out_c + k / hw;
   }
 
-  // Runs one layer; the output lives in one of two ping-pong buffers of `bufs`.
-  const float* run(const Layer& l, const float* in, std::vector<float> (&bufs)[2], int& which) {
-    std::vector<float>& out = bufs[which ^= 1];
-    out.resize(size_t(l.outputs()));
+  static constexpr int kGroup = 8;   // observations per call of run()
+  static constexpr int kBlockOut = 32;   // a linear layer's outputs summed in registers at a time
+  // Four floats in one SSE register (GCC/Clang vector extension; wider ISAs split or fuse them).
+  using F4 = float __attribute__((vector_size(16)));
+  static F4 load4(const float* p) {
+    F4 v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  }
+  static void store4(float* p, F4 v) { std::memcpy(p, &v, sizeof v); }
+
+  // o[0..n) += v * w[0..n): four at a time, then the rest one by one (the same value per element).
+  static void axpy(float* o, const float* w, float v, int n) {
+    const F4 vv = {v, v, v, v};
+    int j = 0;
+    for (; j + 4 <= n; j += 4) store4(o + j, load4(o + j) + vv * load4(w + j));
+    for (; j < n; ++j) o[j] += v * w[j];
+  }
+  static int input_size(const Layer& l) { return l.conv ? l.in_c * l.in_h * l.in_w : l.in; }
+
+  // Runs one layer on G inputs `stride` floats apart; the G outputs (l.outputs() floats apart)
+  // live in one of two ping-pong buffers of `bufs`.
+  const float* run(const Layer& l, const float* in, int stride, int G, std::vector<float> (&bufs)[2], int& which) {
+    std::vector<float>& buf = bufs[which ^= 1];
+    const size_t no = size_t(l.outputs());
+    buf.resize(no * size_t(G));
     if (l.conv) {
       // out[oy][ox][oc] = b[oc] + sum_{c,ky,kx} in[c][oy+ky-pad][ox+kx-pad] * w[c][ky][kx][oc]
-      for (int p = 0; p < l.out_h * l.out_w; ++p) std::copy(l.b.begin(), l.b.end(), out.begin() + size_t(p) * l.out_c);
-      for (int c = 0; c < l.in_c; ++c)
-        for (int y = 0; y < l.in_h; ++y)
-          for (int x = 0; x < l.in_w; ++x) {
-            const float v = in[(size_t(c) * l.in_h + y) * l.in_w + x];
-            if (v == 0.f) continue;
-            for (int ky = 0; ky < l.k; ++ky) {
-              const int oy = y - ky + l.pad;
-              if (oy < 0 || oy >= l.out_h) continue;
-              for (int kx = 0; kx < l.k; ++kx) {
-                const int ox = x - kx + l.pad;
-                if (ox < 0 || ox >= l.out_w) continue;
-                const float* w = l.w.data() + ((size_t(c) * l.k + ky) * l.k + kx) * l.out_c;
-                float* o = out.data() + (size_t(oy) * l.out_w + ox) * l.out_c;
-                for (int oc = 0; oc < l.out_c; ++oc) o[oc] += v * w[oc];
+      for (int g = 0; g < G; ++g) {
+        const float* src = in + size_t(g) * size_t(stride);
+        float* out = buf.data() + size_t(g) * no;
+        for (int p = 0; p < l.out_h * l.out_w; ++p) std::copy(l.b.begin(), l.b.end(), out + size_t(p) * l.out_c);
+        for (int c = 0; c < l.in_c; ++c)
+          for (int y = 0; y < l.in_h; ++y)
+            for (int x = 0; x < l.in_w; ++x) {
+              const float v = src[(size_t(c) * l.in_h + y) * l.in_w + x];
+              if (v == 0.f) continue;
+              for (int ky = 0; ky < l.k; ++ky) {
+                const int oy = y - ky + l.pad;
+                if (oy < 0 || oy >= l.out_h) continue;
+                for (int kx = 0; kx < l.k; ++kx) {
+                  const int ox = x - kx + l.pad;
+                  if (ox < 0 || ox >= l.out_w) continue;
+                  axpy(out + (size_t(oy) * l.out_w + ox) * l.out_c, l.w.data() + ((size_t(c) * l.k + ky) * l.k + kx) * l.out_c,
+                       v, l.out_c);
+                }
               }
             }
-          }
+      }
     } else {
-      std::copy(l.b.begin(), l.b.end(), out.begin());
-      float* o = out.data();
-      for (int k = 0; k < l.in; ++k) {
-        const float v = in[k];
-        if (v == 0.f) continue;
-        const float* w = l.w.data() + size_t(k) * l.out_c;
-        for (int j = 0; j < l.out_c; ++j) o[j] += v * w[j];
+      // Per output the same order of additions for every G: bias, then the nonzero inputs in
+      // ascending k. The nonzero inputs are listed first (MinAtar planes are sparse, half the ReLU
+      // outputs are zero), then each block of kBlockOut outputs is summed in a fixed-size local
+      // array that the compiler keeps in vector registers over the whole input list; a loop
+      // over all l.out_c outputs per input loaded and stored every output once per input.
+      nz_idx_.resize(size_t(l.in));
+      nz_val_.resize(size_t(l.in));
+      for (int g = 0; g < G; ++g) {
+        const float* src = in + size_t(g) * size_t(stride);
+        int nnz = 0;
+        for (int k = 0; k < l.in; ++k) {   // branch-free compaction
+          nz_idx_[size_t(nnz)] = k;
+          nz_val_[size_t(nnz)] = src[k];
+          nnz += src[k] != 0.f;
+        }
+        float* out = buf.data() + size_t(g) * no;
+        int j0 = 0;
+        for (; j0 + kBlockOut <= l.out_c; j0 += kBlockOut) {
+          constexpr int R = kBlockOut / 4;
+          F4 acc[R];
+          for (int r = 0; r < R; ++r) acc[r] = load4(l.b.data() + j0 + 4 * r);
+          const float* wb = l.w.data() + j0;
+          for (int t = 0; t < nnz; ++t) {
+            const float v = nz_val_[size_t(t)];
+            const F4 vv = {v, v, v, v};
+            const float* w = wb + size_t(nz_idx_[size_t(t)]) * size_t(l.out_c);
+            for (int r = 0; r < R; ++r) acc[r] += vv * load4(w + 4 * r);
+          }
+          for (int r = 0; r < R; ++r) store4(out + j0 + 4 * r, acc[r]);
+        }
+        for (int j = j0; j < l.out_c; ++j) {   // the last out_c % kBlockOut outputs
+          float a = l.b[size_t(j)];
+          for (int t = 0; t < nnz; ++t) a += nz_val_[size_t(t)] * l.w[size_t(nz_idx_[size_t(t)]) * size_t(l.out_c) + size_t(j)];
+          out[j] = a;
+        }
       }
     }
     if (l.relu)
-      for (auto& v : out) v = v > 0.f ? v : 0.f;
-    return out.data();
+      for (auto& v : buf) v = v > 0.f ? v : 0.f;
+    return buf.data();
   }
 
   std::vector<Layer> trunk_, q_, v_;
   std::vector<float> buf_trunk_[2], buf_a_[2], buf_v_[2], q_out_;
+  std::vector<int> nz_idx_;
+  std::vector<float> nz_val_;
 };
 
 }  // namespace vkwb::agents

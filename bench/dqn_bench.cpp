@@ -140,15 +140,16 @@ DqnBenchResult bench_dqn(Device& dev, const DqnBenchOptions& opt) {
   host_target_net.add_linear(1, 16 * 8 * 8, 128, true);
   host_target_net.add_linear(1, 128, kA, false);
   if (host_target) fill_host(host_target_net, *targets[0]);
-  std::vector<float> td_host(kB), q_host(kA);
+  std::vector<float> td_host(kB), q_host(size_t(kB) * kA);
   int step = 0;
   auto update = [&] {
     const int bi = step++ & 63;
     if (host_target) {
       const HostBatch& hb = host_batches[size_t(bi)];
+      host_target_net.forward_batch(hb.s2.data(), kB, q_host.data());   // as Dqn::host_td_targets
       for (int i = 0; i < kB; ++i) {
-        host_target_net.forward(hb.s2.data() + size_t(i) * obs_size, q_host.data());
-        const float next = *std::max_element(q_host.begin(), q_host.end());
+        const float* qi = q_host.data() + size_t(i) * kA;
+        const float next = *std::max_element(qi, qi + kA);
         td_host[size_t(i)] = hb.r[size_t(i)] + (1.f - hb.d[size_t(i)]) * next * 0.99f;
       }
     }

@@ -159,34 +159,44 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(network)
 
-// The host actor must compute what the device network computes, for every architecture.
+// The host actor must compute what the device network computes, for every architecture, one
+// observation at a time (acting) and in batches (the TD targets): hidden widths below and above
+// the host loops' 32-output register block, 11 observations (not a multiple of its group of 8).
 BOOST_AUTO_TEST_CASE(host_actor_matches_the_device_network) {
   Device& dev = test::gpu();
   struct Case { envs::ObsShape obs; std::string kind; bool dueling; };
   const Case cases[] = {{{4, 10, 10}, "conv", false}, {{4, 10, 10}, "conv", true}, {{2, 4, 7}, "conv", false},
                         {{3, 5, 6}, "mlp", false},     {{3, 5, 6}, "mlp", true}};
-  for (const auto& c : cases) {
-    nn::ModuleContext ctx(dev, 11);
-    QNetwork net(ctx, {.obs = c.obs, .num_actions = 5, .kind = c.kind, .hidden = 24, .dueling = c.dueling});
-    HostQNet host = net.make_host();
-    net.copy_weights(host);
-    HostRng rng(5);
-    for (int trial = 0; trial < 4; ++trial) {
-      std::vector<float> x(c.obs.size());
+  constexpr int A = 5, n = 11;
+  for (const auto& c : cases)
+    for (int hidden : {24, 72}) {
+      nn::ModuleContext ctx(dev, 11);
+      QNetwork net(ctx, {.obs = c.obs, .num_actions = A, .kind = c.kind, .hidden = hidden, .dueling = c.dueling});
+      HostQNet host = net.make_host();
+      net.copy_weights(host);
+      HostRng rng(5);
+      const size_t m = c.obs.size();
+      std::vector<float> x(n * m);
       for (auto& v : x) v = rng.uniform() < 0.3 ? 1.f : 0.f;
       std::vector<float> want;
       {
         NoGradGuard ng;
-        want = net.forward(Tensor::from(x, {1, c.obs.c, c.obs.h, c.obs.w}, dev)).to_vector();
+        want = net.forward(Tensor::from(x, {n, c.obs.c, c.obs.h, c.obs.w}, dev)).to_vector();
       }
-      std::vector<float> got(5);
-      host.forward(x.data(), got.data());
-      for (int a = 0; a < 5; ++a)
-        BOOST_TEST(std::abs(got[size_t(a)] - want[size_t(a)]) < 1e-4 + 1e-4 * std::abs(want[size_t(a)]),
-                   c.kind << (c.dueling ? " dueling" : "") << " action " << a << ": host " << got[size_t(a)] << " device "
-                          << want[size_t(a)]);
+      std::vector<float> batch(n * A), one(A);
+      host.forward_batch(x.data(), n, batch.data());
+      const std::string name = c.kind + (c.dueling ? " dueling" : "") + " hidden " + std::to_string(hidden);
+      for (int i = 0; i < n; ++i) {
+        host.forward(x.data() + size_t(i) * m, one.data());
+        for (int a = 0; a < A; ++a) {
+          const float w = want[size_t(i * A + a)], b = batch[size_t(i * A + a)];
+          BOOST_TEST(std::abs(b - w) < 1e-4 + 1e-4 * std::abs(w),
+                     name << " obs " << i << " action " << a << ": host " << b << " device " << w);
+          BOOST_TEST(one[size_t(a)] == b, name << " obs " << i << " action " << a << ": one at a time " << one[size_t(a)]
+                                              << " in the batch " << b);
+        }
+      }
     }
-  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
