@@ -57,6 +57,11 @@ void gemm_into(const GemmCall& g, const Tensor& A, const Tensor& B, Tensor& C, c
     int tm = g.M >= 16 ? 16 : g.M > 4 ? 8 : 4, tn = g.N > 4 ? 8 : 4;
     auto ntiles = [&] { return ((g.M + tm - 1) / tm) * ((g.N + tn - 1) / tn) * int64_t(g.batch); };
     while (tm > 4 && ntiles() < 8) tm /= 2;
+    // Short K with a big output (weight gradients at batch 32-64): each tile's fixed costs (its
+    // set-up and vec4 stores) weigh more against only K/4 chunks, so 16 x 16: the DQN's fc1 dW
+    // (M 128 N 1024 K 32) 552-569 -> 489-516 us, LeNet-5's fc1 dW 339-342 -> 312-321 us on one
+    // thread (docs/PERFORMANCE.md).
+    if (g.K <= 64 && g.M >= 64 && g.N >= 256) tn = 16;
     if (const char* e = std::getenv("VKWB_GEMM_TILE")) {   // tuning knob: TMxTN, multiples of 4 up to 32
       if (std::sscanf(e, "%dx%d", &tm, &tn) != 2 || tm < 4 || tn < 4 || tm > 32 || tn > 32 || tm % 4 || tn % 4)
         throw Error(std::string("VKWB_GEMM_TILE=") + e + ": expected TMxTN with multiples of 4 up to 32, e.g. 16x8");
