@@ -197,6 +197,9 @@ BOOST_AUTO_TEST_CASE(convolution) {
       // 7x7 kernel (beyond the direct kernel's unrolled taps: the implicit GEMM takes it).
       {{2, 3, 5, 6}, {5, 3, 1, 1}, {.pad_h = 1, .pad_w = 2}},
       {{1, 2, 9, 8}, {3, 2, 7, 7}, {.pad_h = 3, .pad_w = 3}},
+      // The DQN net's layer on 13 images: the implicit weight gradient's slices of >= 256 output
+      // pixels (4, 4, 4 and 1 images) and their sum.
+      {{13, 4, 10, 10}, {16, 4, 3, 3}, {}},
   };
   // All device paths: direct and implicit GEMM (CPU Vulkan devices; on the direct path the weight
   // gradient by either kernel, VKWB_CONV_DW) and im2col + GEMM (GPUs).
