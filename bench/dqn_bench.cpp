@@ -144,18 +144,23 @@ DqnBenchResult bench_dqn(Device& dev, const DqnBenchOptions& opt) {
   int step = 0;
   auto update = [&] {
     const int bi = step++ & 63;
-    if (host_target) {
-      const HostBatch& hb = host_batches[size_t(bi)];
-      host_target_net.forward_batch(hb.s2.data(), kB, q_host.data());   // as Dqn::host_td_targets
-      for (int i = 0; i < kB; ++i) {
-        const float* qi = q_host.data() + size_t(i) * kA;
-        const float next = *std::max_element(qi, qi + kA);
-        td_host[size_t(i)] = hb.r[size_t(i)] + (1.f - hb.d[size_t(i)]) * next * 0.99f;
-      }
-    }
+    bool host_done = false;
     dp.step(bi, kB, [&](int q, const nn::DataParallel::Shard& sh) {
       const Batch& b = batches[size_t(q)][size_t(bi)];
       Tensor qv = gather(nets[size_t(q)]->seq->forward(b.s), 1, b.a).reshape({sh.count});
+      if (host_target && !host_done) {
+        // As Dqn::train_step: the online forward is submitted first and runs while the host
+        // computes the TD targets (Dqn::host_td_targets).
+        dp.device(q).stream().submit();
+        const HostBatch& hb = host_batches[size_t(bi)];
+        host_target_net.forward_batch(hb.s2.data(), kB, q_host.data());
+        for (int i = 0; i < kB; ++i) {
+          const float* qi = q_host.data() + size_t(i) * kA;
+          const float next = *std::max_element(qi, qi + kA);
+          td_host[size_t(i)] = hb.r[size_t(i)] + (1.f - hb.d[size_t(i)]) * next * 0.99f;
+        }
+        host_done = true;
+      }
       Tensor td_target;
       if (host_target) {
         td_target = Tensor::from(std::span(td_host.data() + sh.begin, size_t(sh.count)), {sh.count}, dp.device(q));
