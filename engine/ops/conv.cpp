@@ -312,9 +312,13 @@ Tensor launch_direct_dw(const Tensor& x, const Tensor& dy, const DirectDwPlan& q
                         Tensor* db = nullptr, const Tensor* unpool_idx = nullptr) {
   Device& dev = x.device();
   int tm = q.tm, tiles_m = q.tiles_m, tr = q.tr, tw = q.tw;
-  // Enough invocations for every SIMD lane of every core: split the images into slices.
+  // Enough invocations for every core: split the images into slices.
   int64_t per = int64_t(CI) * tiles_m * G;
-  int want = int(std::clamp<int64_t>((256 + per - 1) / per, 1, N));
+  // 64 invocations (8 SIMD groups of 8 lanes, several per core) rather than 256: every slice
+  // stores a whole weight gradient and the slices' sum reads them all again. LeNet-5's conv2
+  // (22 -> 6 slices) per dispatch 1,965-1,990 -> 1,800-1,813 us on one thread, 1,091-1,136 ->
+  // 1,010-1,046 on two, the slices' sum 48-54 -> 26 us (docs/PERFORMANCE.md).
+  int want = int(std::clamp<int64_t>((64 + per - 1) / per, 1, N));
   DirectConvWP p{N, CI, H, W, MO, OH, OW, ph, pw, G, texel_index(x), texel_index(dy), tiles_m, 0, (N + want - 1) / want,
                  unpool_idx ? texel_index(*unpool_idx, Texel::u32) : 0};
   p.slices = (N + p.per_slice - 1) / p.per_slice;
