@@ -151,7 +151,7 @@ DqnBenchResult bench_dqn(Device& dev, const DqnBenchOptions& opt) {
       if (host_target && !host_done) {
         // As Dqn::train_step: the online forward is submitted first and runs while the host
         // computes the TD targets (Dqn::host_td_targets).
-        dp.device(q).stream().submit();
+        if (!dp.device(q).is_cpu()) dp.device(q).stream().submit();
         const HostBatch& hb = host_batches[size_t(bi)];
         host_target_net.forward_batch(hb.s2.data(), kB, q_host.data());
         for (int i = 0; i < kB; ++i) {
@@ -174,21 +174,21 @@ DqnBenchResult bench_dqn(Device& dev, const DqnBenchOptions& opt) {
 
   for (int i = 0; i < opt.warmup; ++i) update();
   dp.sync();
-  Stream& st = dev0.stream();
-  const bool profiling = st.profiling();
+  Stream* st = dev0.is_cpu() ? nullptr : &dev0.stream();   // the CPU reference backend has none
+  const bool profiling = st && st->profiling();
   for (int rep = 0; rep < opt.reps; ++rep) {
-    const uint64_t d0 = st.dispatches(), s0 = st.submits();
-    if (profiling) st.reset_timings();
+    const uint64_t d0 = st ? st->dispatches() : 0, s0 = st ? st->submits() : 0;
+    if (profiling) st->reset_timings();
     auto t0 = Clock::now();
     for (int i = 0; i < opt.updates; ++i) update();
     dp.sync();
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     r.updates_per_sec_reps.push_back(opt.updates / secs);
-    r.dispatches_per_update = double(st.dispatches() - d0) / opt.updates;
-    r.submits_per_update = double(st.submits() - s0) / opt.updates;
+    r.dispatches_per_update = st ? double(st->dispatches() - d0) / opt.updates : 0.0;
+    r.submits_per_update = st ? double(st->submits() - s0) / opt.updates : 0.0;
   }
   r.updates_per_sec = median(r.updates_per_sec_reps);
-  if (profiling) r.profile = st.timing_table();
+  if (profiling) r.profile = st->timing_table();
 
   // --- batch-1 action selection ---------------------------------------------------------------
   std::vector<std::vector<float>> obs;

@@ -467,6 +467,11 @@ std::vector<Device*> Device::open_replicas(Device& base, int n) {
   return out;
 }
 
+Stream& Device::stream() {
+  if (!stream_) throw Error("device " + info_.name + " has no command stream (the CPU reference backend runs every op at once)");
+  return *stream_;
+}
+
 void Device::sync() {
   if (stream_) stream_->sync();
 }

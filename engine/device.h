@@ -109,7 +109,8 @@ class Device {
   bool validation_enabled() const { return validation_; }
 
   Allocator& allocator() { return *allocator_; }
-  Stream& stream() { return *stream_; }
+  // The command stream; the CPU reference backend has none (it runs ops immediately) and throws.
+  Stream& stream();
   KernelCache& kernels() { return *kernels_; }
 
   // Vulkan handles, for the engine's own components.

@@ -47,6 +47,9 @@ bench_rand="$("$vkwb" bench train --model lenet5 --steps 2 --data random --json 
 grep -q '"data": "fashion-mnist"' <<<"$bench_real" && grep -q '"inference_batch": 1000' <<<"$bench_real" \
   && grep -q '"data": "random"' <<<"$bench_rand" \
   || { echo "FAIL: bench train --data printed: $bench_real / $bench_rand"; fails=$((fails + 1)); }
+# bench dqn on the CPU reference backend (no command stream: it used to crash).
+dqn_cpu="$("$vkwb" --device cpu bench dqn --updates 3 --reps 1 --json 2>&1)"
+grep -q '"updates_per_sec"' <<<"$dqn_cpu" || { echo "FAIL: --device cpu bench dqn printed: $dqn_cpu"; fails=$((fails + 1)); }
 # bench access checks every kernel's output itself; a small run must print all seven rows.
 access_out="$("$vkwb" bench access --floats 1024 --reps 2 2>&1)"
 [[ $(grep -c 'ns/float' <<<"$access_out") -eq 6 ]] && grep -q '64-float dispatch' <<<"$access_out" \
