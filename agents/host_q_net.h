@@ -98,9 +98,9 @@ class HostQNet {
   void forward(const float* x, float* q) { forward_batch(x, 1, q); }
 
   // q[n][num_actions()] from n observations (each CHW floats, one after the other); every row is
-  // the value forward() gives it, bit for bit. The linear layers take kGroup observations at a
-  // time so that each weight row is read once per group: one observation at a time streams the
-  // whole 512 KB fc1 matrix from L2 per observation, which bounded the DQN's TD-target batch.
+  // the value forward() gives it, bit for bit. The observations pass through the layers kGroup at
+  // a time (one set of activation buffers per group); the speed comes from run()'s linear loop
+  // (the DQN's 32 TD targets: 370 -> 185 us, docs/PERFORMANCE.md), not from the grouping.
   void forward_batch(const float* x, int n, float* q) {
     const int A = num_actions();
     const int in_size = trunk_.empty() ? (q_.empty() ? 0 : q_.front().in) : input_size(trunk_.front());
@@ -155,7 +155,8 @@ class HostQNet {
 
   static constexpr int kGroup = 8;   // observations per call of run()
   static constexpr int kBlockOut = 32;   // a linear layer's outputs summed in registers at a time
-  // Four floats in one SSE register (GCC/Clang vector extension; wider ISAs split or fuse them).
+  // Four floats in one SSE register (GCC/Clang vector extension). Eight-float vectors were 4.8x
+  // slower on the baseline x86-64 ISA (lowered through memory), so four.
   using F4 = float __attribute__((vector_size(16)));
   static F4 load4(const float* p) {
     F4 v;
