@@ -98,38 +98,32 @@ class HostQNet {
   void forward(const float* x, float* q) { forward_batch(x, 1, q); }
 
   // q[n][num_actions()] from n observations (each CHW floats, one after the other); every row is
-  // the value forward() gives it, bit for bit. The observations pass through the layers kGroup at
-  // a time (one set of activation buffers per group); the speed comes from run()'s linear loop
-  // (the DQN's 32 TD targets: 370 -> 185 us, docs/PERFORMANCE.md), not from the grouping.
+  // the value forward() gives it, bit for bit (each observation's sums run in the same order).
   void forward_batch(const float* x, int n, float* q) {
+    if (n <= 0) return;
     const int A = num_actions();
-    const int in_size = trunk_.empty() ? (q_.empty() ? 0 : q_.front().in) : input_size(trunk_.front());
-    for (int g0 = 0; g0 < n; g0 += kGroup) {
-      const int G = std::min(kGroup, n - g0);
-      const float* cur = x + size_t(g0) * size_t(in_size);
-      int stride = in_size, which = 0;
-      for (auto& l : trunk_) cur = run(l, cur, stride, G, buf_trunk_, which), stride = l.outputs();
-      float* qg = q + size_t(g0) * size_t(A);
-      if (!dueling()) {
-        const float* out = cur;
-        int s = stride, w = which;
-        for (auto& l : q_) out = run(l, out, s, G, buf_a_, w), s = l.outputs();
-        for (int g = 0; g < G; ++g) std::copy(out + size_t(g) * A, out + size_t(g) * A + A, qg + size_t(g) * A);
-        continue;
-      }
-      const float* a = cur;
-      int sa = stride, wa = which;
-      for (auto& l : q_) a = run(l, a, sa, G, buf_a_, wa), sa = l.outputs();
-      const float* v = cur;
-      int sv = stride, wv = which;
-      for (auto& l : v_) v = run(l, v, sv, G, buf_v_, wv), sv = l.outputs();
-      for (int g = 0; g < G; ++g) {
-        const float* ag = a + size_t(g) * A;
-        float mean = 0.f;
-        for (int i = 0; i < A; ++i) mean += ag[i];
-        mean /= float(A);
-        for (int i = 0; i < A; ++i) qg[size_t(g) * A + i] = v[g] + ag[i] - mean;
-      }
+    const float* cur = x;
+    int stride = trunk_.empty() ? (q_.empty() ? 0 : q_.front().in) : input_size(trunk_.front()), which = 0;
+    for (auto& l : trunk_) cur = run(l, cur, stride, n, buf_trunk_, which), stride = l.outputs();
+    if (!dueling()) {
+      const float* out = cur;
+      int s = stride, w = which;
+      for (auto& l : q_) out = run(l, out, s, n, buf_a_, w), s = l.outputs();
+      std::copy(out, out + size_t(n) * size_t(A), q);   // the last layer's outputs are A apart
+      return;
+    }
+    const float* a = cur;
+    int sa = stride, wa = which;
+    for (auto& l : q_) a = run(l, a, sa, n, buf_a_, wa), sa = l.outputs();
+    const float* v = cur;
+    int sv = stride, wv = which;
+    for (auto& l : v_) v = run(l, v, sv, n, buf_v_, wv), sv = l.outputs();
+    for (int g = 0; g < n; ++g) {
+      const float* ag = a + size_t(g) * A;
+      float mean = 0.f;
+      for (int i = 0; i < A; ++i) mean += ag[i];
+      mean /= float(A);
+      for (int i = 0; i < A; ++i) q[size_t(g) * A + i] = v[g] + ag[i] - mean;
     }
   }
 
@@ -153,7 +147,6 @@ class HostQNet {
     return (k % hw) * conv->out_c + k / hw;
   }
 
-  static constexpr int kGroup = 8;   // observations per call of run()
   static constexpr int kBlockOut = 32;   // a linear layer's outputs summed in registers at a time
   // Four floats in one SSE register (GCC/Clang vector extension). Eight-float vectors were 4.8x
   // slower on the baseline x86-64 ISA (lowered through memory), so four.
@@ -204,11 +197,11 @@ class HostQNet {
             }
       }
     } else {
-      // Per output the same order of additions for every G: bias, then the nonzero inputs in
-      // ascending k. The nonzero inputs are listed first (MinAtar planes are sparse, half the ReLU
-      // outputs are zero), then each block of kBlockOut outputs is summed in a fixed-size local
-      // array that the compiler keeps in vector registers over the whole input list; a loop
-      // over all l.out_c outputs per input loaded and stored every output once per input.
+      // Per output: the bias, then the nonzero inputs in ascending k. The nonzero inputs are
+      // listed first (MinAtar planes are sparse, half the ReLU outputs are zero), then each block
+      // of kBlockOut outputs is summed in vector registers over the whole list (the DQN's 32 TD
+      // targets 370 -> 185 us, docs/PERFORMANCE.md); a loop over all l.out_c outputs per input
+      // loaded and stored every output once per input.
       nz_idx_.resize(size_t(l.in));
       nz_val_.resize(size_t(l.in));
       for (int g = 0; g < G; ++g) {
