@@ -40,6 +40,11 @@ bool use_host_optimizer(const Device& dev, int replicas) {
   return dev.runs_on_host_cores() && replicas == 1;
 }
 
+bool use_host_weight_grad(const Device& dev, int replicas) {
+  if (const char* e = std::getenv("VKWB_HOST_WGRAD"); e && *e) return std::string(e) != "0";
+  return dev.runs_on_host_cores() && replicas == 1 && host_weight_grad_supported(dev);
+}
+
 Dqn::Dqn(const DqnConfig& cfg, Device& dev, envs::ObsShape obs, int num_actions)
     : cfg_(cfg), obs_shape_(obs), num_actions_(num_actions),
       replay_rng_(derive_seed(cfg.seed, 4)) {
@@ -48,7 +53,9 @@ Dqn::Dqn(const DqnConfig& cfg, Device& dev, envs::ObsShape obs, int num_actions)
   if (cfg_.target_net == "auto") cfg_.target_net = auto_target_net(dev);
   host_target_ = cfg_.target_net == "host";
   const bool host_optimizer = use_host_optimizer(dev, cfg_.replicas);
-  const QNetworkOptions qo{.obs = obs, .num_actions = num_actions, .kind = cfg.network, .hidden = cfg.hidden, .dueling = cfg.dueling};
+  const QNetworkOptions qo{.obs = obs, .num_actions = num_actions, .kind = cfg.network, .hidden = cfg.hidden,
+                           .dueling = cfg.dueling,
+                           .hidden_weight_grad = use_host_weight_grad(dev, cfg_.replicas) ? WeightGrad::host : WeightGrad::device};
   dp_ = std::make_unique<nn::DataParallel>(
       Device::open_replicas(dev, cfg_.replicas), derive_seed(cfg.seed, 0),
       [&](nn::ModuleContext& ctx) { return std::make_shared<QNetwork>(ctx, qo); },

@@ -38,6 +38,11 @@ std::string auto_target_net(const Device& dev);
 // the host thread waits on the other (+28 % median training frames/s). VKWB_HOST_OPTIM=0|1
 // overrides it (benchmarks).
 bool use_host_optimizer(const Device& dev, int replicas);
+// Whether the hidden Linear layers' weight gradients are computed on the host while the device
+// runs the rest of the backward pass (QNetworkOptions::hidden_weight_grad; bit for bit the same
+// on llvmpipe): on a CPU driver with one replica and a CPU with AVX2. VKWB_HOST_WGRAD=0|1
+// overrides it (benchmarks).
+bool use_host_weight_grad(const Device& dev, int replicas);
 
 class Dqn {
  public:

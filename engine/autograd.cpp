@@ -4,10 +4,34 @@
 #include <unordered_set>
 
 #include "engine/ops.h"
+#include "engine/stream.h"
 
 namespace vkwb {
 namespace {
 thread_local bool g_grad_enabled = true;
+
+// Deferred host gradient tasks of the backward pass running on this thread.
+struct HostGradTasks {
+  std::vector<std::function<void()>> tasks;
+  std::unordered_set<TensorImpl*> pending;   // results the tasks have not written yet
+  bool is_pending(const Tensor& t) const { return t.defined() && pending.count(t.impl()); }
+  void run() {
+    auto todo = std::move(tasks);
+    tasks.clear();
+    pending.clear();
+    for (auto& f : todo) f();
+  }
+};
+thread_local HostGradTasks* g_host_tasks = nullptr;
+}
+
+void defer_host_grad(const Tensor& result, std::function<void()> task) {
+  if (!g_host_tasks) {
+    task();
+    return;
+  }
+  g_host_tasks->pending.insert(result.impl());
+  g_host_tasks->tasks.push_back(std::move(task));
 }
 
 bool grad_enabled() { return g_grad_enabled; }
@@ -65,6 +89,18 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
     stack.pop_back();
   }
   NoGradGuard no_grad;   // gradients of gradients are not supported: keep backward cheap
+  HostGradTasks host;
+  HostGradTasks* outer = g_host_tasks;
+  g_host_tasks = &host;
+  struct Restore {
+    HostGradTasks*& slot;
+    HostGradTasks* prev;
+    ~Restore() { slot = prev; }
+  } restore{g_host_tasks, outer};
+  // Before a device op reads a gradient a host task has yet to write, run the tasks.
+  auto ready = [&](const Tensor& a, const Tensor& b = Tensor()) {
+    if (host.is_pending(a) || host.is_pending(b)) host.run();
+  };
   std::unordered_map<TensorImpl*, Tensor> grads;
   grads[root.impl()] = g0;
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
@@ -74,10 +110,18 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
     Tensor g = gi->second;
     grads.erase(gi);
     if (!t->grad_fn) {
-      if (t->requires_grad) t->grad = t->grad ? add(Tensor(t->grad), g).impl_ptr() : g.impl_ptr();
+      if (t->requires_grad) {
+        if (t->grad) {
+          ready(Tensor(t->grad), g);
+          t->grad = add(Tensor(t->grad), g).impl_ptr();
+        } else {
+          t->grad = g.impl_ptr();
+        }
+      }
       continue;
     }
     auto node = std::move(t->grad_fn);   // frees the graph behind us
+    ready(g);
     std::vector<Tensor> in_grads = node->backward(g);
     for (size_t i = 0; i < node->inputs.size(); ++i) {
       TensorImpl* in = node->inputs[i].get();
@@ -86,8 +130,13 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
         throw Error(std::string("internal: backward of ") + node->name + " gave " + in_grads[i].shape().str() +
                     " for an input of shape " + in->shape.str());
       auto& acc = grads[in];
+      if (acc.defined()) ready(acc, in_grads[i]);
       acc = acc.defined() ? add(acc, in_grads[i]) : in_grads[i];
     }
+  }
+  if (!host.tasks.empty()) {
+    root.device().stream().submit();   // the device runs the rest while the host works
+    host.run();
   }
 }
 

@@ -44,4 +44,11 @@ void record(const char* name, Tensor& out, const std::vector<Tensor>& inputs, Ba
 
 void run_backward(const Tensor& root, const Tensor& grad_output);
 
+// Host work that fills `result` (a gradient a backward closure returns), to run later so that it
+// overlaps the device's remaining backward work: inside run_backward the task runs before any
+// device op consumes `result` (accumulation, or the next node's backward) and otherwise when the
+// walk is done, after the recorded device work has been submitted. Outside backward it runs
+// at once. The task must wait for the device results it reads (Stream::wait_epoch).
+void defer_host_grad(const Tensor& result, std::function<void()> task);
+
 }  // namespace vkwb

@@ -109,6 +109,7 @@ class Device {
   bool validation_enabled() const { return validation_; }
 
   Allocator& allocator() { return *allocator_; }
+  const Allocator& allocator() const { return *allocator_; }
   // The command stream; the CPU reference backend has none (it runs ops immediately) and throws.
   Stream& stream();
   KernelCache& kernels() { return *kernels_; }

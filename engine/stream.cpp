@@ -189,6 +189,16 @@ void Stream::sync() {
   while (!in_flight_.empty()) wait_oldest();
 }
 
+uint64_t Stream::flush_epoch() {
+  submit();
+  return next_epoch_ - 1;
+}
+
+void Stream::wait_epoch(uint64_t epoch) {
+  if (recording_ && current_.epoch <= epoch) submit();
+  while (!in_flight_.empty() && in_flight_.front().epoch <= epoch) wait_oldest();
+}
+
 uint64_t Stream::pending_epoch() const {
   if (recording_) return current_.epoch;
   if (!in_flight_.empty()) return in_flight_.back().epoch;

@@ -41,6 +41,13 @@ class Stream {
   void submit();   // submit what is recorded, don't wait
   void sync();     // submit and wait for everything
 
+  // Submit what is recorded and return an epoch that covers all of it (0: nothing was ever
+  // recorded); wait_epoch(e) then waits for that work only, while later submissions keep the
+  // device busy. Host code that reads device results mid-step (e.g. a weight gradient computed
+  // on the host while the device runs the rest of the backward pass) uses the pair.
+  uint64_t flush_epoch();
+  void wait_epoch(uint64_t epoch);
+
   // The epoch that must complete before memory freed now may be reused (0: nothing pending).
   uint64_t pending_epoch() const;
   bool idle() const { return pending_epoch() == 0; }

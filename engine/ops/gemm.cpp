@@ -10,6 +10,7 @@
 #include "engine/autograd.h"
 #include "engine/ops.h"
 #include "engine/ops/launch.h"
+#include "engine/stream.h"
 #include "engine/reference/reference.h"
 
 namespace vkwb {
@@ -150,7 +151,12 @@ Tensor matmul(const Tensor& a, const Tensor& b, const GemmOptions& o) {
   return c;
 }
 
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias, Epilogue act) {
+bool host_weight_grad_supported(const Device& dev) {
+  return !dev.is_cpu() && dev.runs_on_host_cores() && dev.allocator().host_visible() &&
+         host_gemm_fast();
+}
+
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias, Epilogue act, WeightGrad wgrad) {
   check_float(x, "linear");
   if (x.dim() != 2 || w.dim() != 2 || x.shape()[1] != w.shape()[1])
     throw Error("linear: input " + x.shape().str() + " does not match weight " + w.shape().str() + " ([out, in])");
@@ -181,10 +187,25 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias, Epilogue act
     Tensor xd = x.detach(), wd = w.detach();
     bool has_bias = bias.defined();
     Tensor ys = relu ? y.detach() : Tensor();
+    const bool need_x = x.requires_grad(), need_w = w.requires_grad();
+    const bool host_wgrad = wgrad == WeightGrad::host && need_w && N > 0 && in > 0 &&
+                            x.dtype() == DType::f32 && host_weight_grad_supported(x.device());
     record(relu ? "linear+relu" : "linear", y, {x, w, bias}, [=](const Tensor& gy_out) {
       Tensor gy = relu ? relu_grad_from_output(ys, gy_out) : gy_out;
-      Tensor gx = mm_raw(gy, wd, false, false, 1.f);      // [N, out] x [out, in]
-      Tensor gw = mm_raw(gy, xd, true, false, 1.f);       // [out, N] x [N, in]
+      Tensor gw;
+      if (host_wgrad) {
+        // gy is recorded: submit it, then let the host compute dW while the device goes on with
+        // dX and whatever backward work follows.
+        Device& dev = gy.device();
+        uint64_t ready = dev.stream().flush_epoch();
+        gw = Tensor::empty({out, in}, dev, DType::f32);
+        defer_host_grad(gw, [gy, xd, gw, ready, &dev, N, in, out] {
+          dev.stream().wait_epoch(ready);
+          host_gemm_tn(out, in, N, gy.data<float>(true), xd.data<float>(true), gw.data<float>(true));
+        });
+      }
+      Tensor gx = need_x ? mm_raw(gy, wd, false, false, 1.f) : Tensor();        // [N, out] x [out, in]
+      if (need_w && !host_wgrad) gw = mm_raw(gy, xd, true, false, 1.f);   // [out, N] x [N, in]
       Tensor gb = has_bias ? sum(gy, 0) : Tensor();
       return std::vector<Tensor>{gx, gw, gb};
     });

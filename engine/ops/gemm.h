@@ -16,4 +16,10 @@ struct GemmCall {
 // C = act(alpha * op(A) op(B) + beta * C + bias), recorded (or run on the CPU backend). No autograd.
 void gemm_into(const GemmCall& g, const Tensor& A, const Tensor& B, Tensor& C, const Tensor* bias);
 
+// Host C[M, N] = A^T B for row-major A [K, M], B [K, N]: per element the chain acc += a * b over
+// k from 0 (product rounded), bit-identical to gemm_texel on llvmpipe (alpha 1, no beta).
+// ops/host_gemm.cpp.
+void host_gemm_tn(int M, int N, int K, const float* A, const float* B, float* C);
+bool host_gemm_fast();   // the CPU has AVX2 (otherwise host_gemm_tn runs scalar code)
+
 }  // namespace vkwb::detail

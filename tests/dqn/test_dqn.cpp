@@ -417,6 +417,41 @@ BOOST_AUTO_TEST_CASE(host_optimizer_updates_bit_for_bit_like_the_kernel) {
   }
 }
 
+// The hidden layers' weight gradients on the host, overlapped with the device's backward pass
+// (what a CPU driver with one replica gets), train exactly like the device's GEMM: plain and
+// dueling (two hidden layers share the trunk's gradient), conv and MLP networks.
+BOOST_AUTO_TEST_CASE(host_weight_gradients_train_bit_for_bit_like_the_kernel) {
+  struct Case { const char* network; bool dueling; };
+  for (Case k : {Case{"conv", false}, Case{"conv", true}, Case{"mlp", false}}) {
+    BOOST_TEST_CONTEXT(k.network << (k.dueling ? " dueling" : "")) {
+      DqnConfig c = tiny();
+      c.target_every = 3;
+      c.network = k.network;
+      c.dueling = k.dueling;
+      auto env = envs::make_env(c.env);
+      setenv("VKWB_HOST_WGRAD", "0", 1);
+      Dqn on_device(c, test::gpu(), env->observation_shape(), env->num_actions());
+      BOOST_TEST((on_device.online().options().hidden_weight_grad == WeightGrad::device));
+      setenv("VKWB_HOST_WGRAD", "1", 1);
+      Dqn on_host(c, test::gpu(), env->observation_shape(), env->num_actions());
+      BOOST_TEST((on_host.online().options().hidden_weight_grad == WeightGrad::host));
+      unsetenv("VKWB_HOST_WGRAD");
+      BOOST_TEST(use_host_weight_grad(test::gpu(), 1) ==
+                 (test::gpu().runs_on_host_cores() && host_weight_grad_supported(test::gpu())));
+      BOOST_TEST(!use_host_weight_grad(test::gpu(), 2));
+      fill_replay(on_device, 100, 2);
+      fill_replay(on_host, 100, 2);
+      const auto start = flat(on_device.online().parameters());
+      BOOST_REQUIRE((flat(on_host.online().parameters()) == start));
+      for (int u = 0; u < 10; ++u) on_device.train_step(), on_host.train_step();
+      BOOST_TEST((flat(on_device.online().parameters()) != start));
+      BOOST_TEST((flat(on_device.online().parameters()) == flat(on_host.online().parameters())));
+      const auto a = on_device.take_stats(), b = on_host.take_stats();
+      BOOST_TEST(a.loss == b.loss);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(soft_target_sync_is_polyak_averaging) {
   DqnConfig c = tiny();
   c.tau = 0.25f;
