@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "engine/autograd.h"
+#include "engine/memory.h"
 
 namespace vkwb::nn {
 
@@ -48,7 +49,10 @@ void Optimizer::step() {
     }
     if (total.defined()) scale = clamp(div(Tensor::full({1}, clip_, dev), add(sqrt(total.reshape({1})), 1e-6f)), 0.f, 1.f);
   }
-  if (!scale.defined()) scale = Tensor::ones({1}, dev);
+  // The kernels read the scale from a buffer; the host update needs none (a fill recorded here
+  // would cost the host update a submission of its own).
+  const bool host = host_update_ && !dev.is_cpu() && dev.runs_on_host_cores() && dev.allocator().host_visible();
+  if (!scale.defined() && !host) scale = Tensor::ones({1}, dev);
   steps_++;
   OptimStep s = configure();
   s.on_host = host_update_;
@@ -66,7 +70,7 @@ void Optimizer::step() {
     Tensor sv[3];
     Tensor* st[3] = {nullptr, nullptr, nullptr};
     for (int k = 0; k < nb; ++k) sv[k] = part(state_[i][k]), st[k] = &sv[k];
-    optim_update(s, w, part(g), st[0], st[1], st[2], &scale);
+    optim_update(s, w, part(g), st[0], st[1], st[2], scale.defined() ? &scale : nullptr);
   }
 }
 

@@ -59,6 +59,10 @@ __attribute__((target("avx2"))) void tn_avx2(int M, int N, int K, const float* A
       _mm256_storeu_ps(c + 3 * size_t(N), c30);
       _mm256_storeu_ps(c + 3 * size_t(N) + 8, c31);
     }
+  // Clean upper register halves before any SSE code runs: GCC emits no vzeroupper here, and the
+  // host's SSE code after it (the optimizer, the actor's HostQNet) ran 3-7x slower without this
+  // (AVX-SSE transition penalty, measured with perf).
+  _mm256_zeroupper();
   // Tails, element by element with the same chain.
   tn_scalar(M, N, K, A, B, C, 0, M4, N16, N);
   tn_scalar(M, N, K, A, B, C, M4, M, 0, N);
