@@ -155,7 +155,8 @@ struct OptimStep {
   // Run the update on the host over the mapped memory instead of dispatching the kernel, with the
   // kernel's float arithmetic (bit-identical results; tested). Honoured on CPU drivers with
   // host-visible memory only (Device::runs_on_host_cores), else ignored; it waits for the
-  // device's pending work first. Worth it when a host core would otherwise wait for the device.
+  // recorded device work that touches its tensors (Tensor::data_ready), not for the whole
+  // stream. Worth it when a host core would otherwise wait for the device.
   bool on_host = false;
 };
 // Updates param in place from grad (scaled by grad_scale[0] if given) and the state buffers.

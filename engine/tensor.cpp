@@ -93,6 +93,7 @@ static void upload(Tensor& t, const void* data, size_t bytes, bool fresh) {
   std::memcpy(st.mapped, data, bytes);
   auto* impl = t.impl();
   dev.stream().copy(st.buffer, 0, impl->storage->alloc.buffer, impl->storage->alloc.offset + impl->offset, bytes);
+  impl->storage->last_epoch = dev.stream().pending_epoch();
 }
 
 template <class E>
@@ -119,6 +120,14 @@ void* Tensor::host_ptr(bool nosync) const {
   return static_cast<char*>(impl_->storage->alloc.mapped) + impl_->offset;
 }
 
+void* Tensor::host_ptr_ready() const {
+  Device& dev = device();
+  if (dev.is_cpu()) return host_ptr();
+  if (!dev.allocator().host_visible()) throw Error("tensor memory on " + dev.name() + " is not host-visible");
+  if (uint64_t e = impl_->storage->last_epoch) dev.stream().wait_epoch(e);
+  return static_cast<char*>(impl_->storage->alloc.mapped) + impl_->offset;
+}
+
 static void download(const Tensor& t, void* out) {
   Device& dev = t.device();
   size_t bytes = t.nbytes();
@@ -130,6 +139,7 @@ static void download(const Tensor& t, void* out) {
   auto& st = dev.allocator().staging(bytes);
   auto* impl = t.impl();
   dev.stream().copy(impl->storage->alloc.buffer, impl->storage->alloc.offset + impl->offset, st.buffer, 0, bytes);
+  impl->storage->last_epoch = dev.stream().pending_epoch();
   dev.sync();
   std::memcpy(out, st.mapped, bytes);
 }

@@ -42,6 +42,9 @@ struct Storage {
   Device* dev;
   Allocation alloc;
   size_t bytes;
+  // The stream epoch of the last recorded device command (kernel or copy) that read or wrote
+  // this storage (0: none); Tensor::host_ptr_ready waits for that epoch only.
+  uint64_t last_epoch = 0;
   Storage(Device& d, size_t b);
   ~Storage();
   Storage(const Storage&) = delete;
@@ -122,6 +125,11 @@ class Tensor {
   // unless `nosync`. Throws on devices whose memory is not mappable.
   template <class T> T* data(bool nosync = false) const { return static_cast<T*>(host_ptr(nosync)); }
   void* host_ptr(bool nosync = false) const;
+  // Host access (host-visible memory) that waits only for the recorded device work touching this
+  // tensor's storage, submitting it if needed, while later work keeps running: e.g. the host
+  // optimizer updating one layer while the device computes an earlier layer's gradients.
+  template <class T> T* data_ready() const { return static_cast<T*>(host_ptr_ready()); }
+  void* host_ptr_ready() const;
 
  private:
   std::shared_ptr<TensorImpl> impl_;

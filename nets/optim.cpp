@@ -56,7 +56,12 @@ void Optimizer::step() {
   steps_++;
   OptimStep s = configure();
   s.on_host = host_update_;
-  for (size_t i = 0; i < params_.size(); ++i) {
+  // On the host, last parameter first: backward produces the last layers' gradients first, and
+  // each update waits only for the device work touching its own tensors (Tensor::data_ready),
+  // so the later layers update while the device still computes the earlier layers' gradients.
+  const size_t np = params_.size();
+  for (size_t j = 0; j < np; ++j) {
+    const size_t i = host ? np - 1 - j : j;
     Tensor g = params_[i]->grad();
     if (!g.defined()) continue;   // unused parameter this step
     // This shard's elements (all of them unsharded): flat views of the parameter, its gradient

@@ -212,6 +212,7 @@ void copy_(Tensor& dst, const Tensor& src) {
   auto* d = dst.impl();
   dev.stream().copy(s->storage->alloc.buffer, s->storage->alloc.offset + s->offset, d->storage->alloc.buffer,
                     d->storage->alloc.offset + d->offset, src.nbytes());
+  s->storage->last_epoch = d->storage->last_epoch = dev.stream().pending_epoch();
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -138,6 +138,9 @@ void launch_raw(Device& dev, ShaderId id, const std::vector<int32_t>& spec, cons
   }
   const Kernel& k = dev.kernels().get(id, spec, texel_mask);
   dev.stream().dispatch(k.pipeline, k.layout, args, i, push, push_size, gx, gy, gz, profile_name ? profile_name : k.name);
+  // Every bound storage was read or written by this dispatch (Tensor::host_ptr_ready).
+  const uint64_t epoch = dev.stream().pending_epoch();
+  for (const KernelArg& arg : bufs) arg.tensor->impl()->storage->last_epoch = epoch;
 }
 
 }  // namespace vkwb::detail

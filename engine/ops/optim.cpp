@@ -101,14 +101,15 @@ void optim_update(const OptimStep& s, Tensor& param, const Tensor& grad, Tensor*
   }
   if (s.on_host && dev.runs_on_host_cores() && dev.allocator().host_visible() && param.dtype() == DType::f32 &&
       grad.dtype() == DType::f32) {
-    // The first call of a step waits for the backward pass; the host then writes the memory the
-    // next submission reads (host-visible, coherent: vkQueueSubmit makes the writes visible).
-    float gs = grad_scale ? grad_scale->data<float>()[0] : 1.0f;
-    float* w = param.data<float>();
-    const float* g = grad.data<float>(true);
-    float* t1 = s1 ? s1->data<float>(true) : nullptr;
-    float* t2 = s2 ? s2->data<float>(true) : nullptr;
-    float* t3 = s3 ? s3->data<float>(true) : nullptr;
+    // Waits only for the recorded device work that touches these tensors (the device may go on
+    // with other layers' gradients); the host then writes the memory the next submission reads
+    // (host-visible, coherent: vkQueueSubmit makes the writes visible).
+    float gs = grad_scale ? grad_scale->data_ready<float>()[0] : 1.0f;
+    float* w = param.data_ready<float>();
+    const float* g = grad.data_ready<float>();
+    float* t1 = s1 ? s1->data_ready<float>() : nullptr;
+    float* t2 = s2 ? s2->data_ready<float>() : nullptr;
+    float* t3 = s3 ? s3->data_ready<float>() : nullptr;
     bool mom = s.momentum > 0.f;
     switch (s.op) {
       case OptimOp::sgd: host_update_op<OptimOp::sgd>(p, s.flag, false, w, g, t1, t2, t3, gs); break;

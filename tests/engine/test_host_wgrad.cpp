@@ -148,4 +148,36 @@ BOOST_AUTO_TEST_CASE(stream_epochs) {
   BOOST_TEST(vc[5] == (va[5] + va[5]) * 3.f);
 }
 
+// Tensor::data_ready waits for the recorded work touching the tensor (kernels and copies stamp
+// its storage) and leaves later, unrelated work recording.
+BOOST_AUTO_TEST_CASE(data_ready_waits_for_the_tensor_only) {
+  Device& dev = gpu();
+  if (!dev.allocator().host_visible()) return;
+  const std::vector<float> va = floats(rnd({300}, 31));
+  Tensor a = make(rnd({300}, 31), dev, DType::f32);
+  Tensor d = Tensor::zeros({300}, dev);
+  dev.stream().flush_epoch();                // d's fill in an earlier submission than its copy
+  Tensor big = make(rnd({384, 384}, 32), dev, DType::f32);
+  Tensor slow = matmul(big, big);            // milliseconds of work ahead of b and the copy
+  Tensor b = add(a, a);                      // a kernel writes b
+  copy_(d, b);                               // a copy writes d
+  dev.stream().flush_epoch();
+  Tensor c = mul(a, 3.f);                    // recorded after: not needed for b or d
+  const uint64_t submits = dev.stream().submits();
+  // Each read before anything else waits for the stream (d first: b's wait covers the copy).
+  const float* pd = d.data_ready<float>();
+  const std::vector<float> got_d(pd, pd + 300);
+  const float* pb = b.data_ready<float>();
+  const std::vector<float> got_b(pb, pb + 300);
+  BOOST_TEST(dev.stream().submits() == submits);   // c is still being recorded
+  for (size_t i = 0; i < va.size(); ++i) {
+    BOOST_TEST(got_b[i] == va[i] + va[i]);
+    BOOST_TEST(got_d[i] == va[i] + va[i]);
+  }
+  const float* pc = c.data_ready<float>();   // submits and waits for c's batch
+  BOOST_TEST(pc[7] == va[7] * 3.f);
+  Tensor fresh = Tensor::empty({5}, dev);     // never touched by the device: no wait at all
+  BOOST_TEST(fresh.impl()->storage->last_epoch == 0u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
