@@ -135,7 +135,7 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
     }
   }
   if (!host.tasks.empty()) {
-    root.device().stream().submit();   // the device runs the rest while the host works
+    if (!root.device().is_cpu()) root.device().stream().submit();   // the device runs the rest while the host works
     host.run();
   }
 }
