@@ -93,20 +93,6 @@ Dqn::Dqn(const DqnConfig& cfg, Device& dev, envs::ObsShape obs, int num_actions)
   }
   batch_.resize(cfg.batch_size, obs.size());
   actor_ = online_->make_host();
-  if (cfg_.actor == "host" && cfg_.actor_sync_every == 1 && dp_->size() == 1 && opt_->host_update()) {
-    eager_actor_ = true;
-    const auto layers = online_->layer_params();
-    actor_layer_need_.assign(layers.size(), 0);
-    for (size_t l = 0; l < layers.size(); ++l)
-      for (const Tensor* t : {layers[l].first, layers[l].second})
-        if (t) actor_layer_of_[t] = l, actor_layer_need_[l]++;
-    opt_->set_host_update_hook([this](const Tensor& p) {
-      auto it = actor_layer_of_.find(&p);
-      if (it == actor_layer_of_.end()) return;
-      const size_t l = it->second;
-      if (++actor_layer_done_[l] == actor_layer_need_[l]) online_->copy_layer(actor_, l);
-    });
-  }
   if (host_target_) target_host_ = target_->make_host();
   obs_f_.resize(obs.size());
   reset_stats();
@@ -204,7 +190,6 @@ void Dqn::train_step() {
   // Each replica learns from rows [s.begin, s.begin + s.count) of the batch; with one replica
   // that is the whole batch on the one device.
   const int R = dp_->size();
-  if (eager_actor_) actor_layer_done_.assign(actor_layer_need_.size(), 0);
   std::vector<Tensor> qs(static_cast<size_t>(R)), targets(static_cast<size_t>(R));
   auto shards = dp_->shards(B);
   bool host_targets_done = false;
@@ -287,11 +272,7 @@ void Dqn::train_step() {
   // --- sync target ----------------------------------------------------------------------------
   if (updates_ % cfg_.target_every == 0) sync_target();
   if (cfg_.actor == "host" && updates_ % cfg_.actor_sync_every == 0) {
-    if (cfg_.actor_sync_every == 1) {
-      // Refreshed when next needed (same weights), unless every layer was refreshed right after
-      // its update (eager_actor_).
-      actor_stale_ = !eager_actor_ || actor_layer_done_ != actor_layer_need_;
-    }
+    if (cfg_.actor_sync_every == 1) actor_stale_ = true;   // refreshed when next needed: same weights
     else refresh_actor();
   }
 }

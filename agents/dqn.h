@@ -10,7 +10,6 @@
 // for prioritized replay's new priorities, and when statistics are read.
 #pragma once
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,8 +47,6 @@ bool use_host_weight_grad(const Device& dev, int replicas);
 class Dqn {
  public:
   Dqn(const DqnConfig& cfg, Device& dev, envs::ObsShape obs, int num_actions);
-  Dqn(const Dqn&) = delete;   // the optimizer's hook refers to this object
-  Dqn& operator=(const Dqn&) = delete;
 
   // Epsilon-greedy: uniformly random with probability epsilon (drawn from rng), else greedy.
   int act(const uint8_t* obs, float epsilon, HostRng& rng);
@@ -75,10 +72,6 @@ class Dqn {
   QNetwork& target() { return *target_; }
   nn::Optimizer& optimizer() { return *opt_; }
   const DqnConfig& config() const { return cfg_; }
-  // The host actor: refreshed layer by layer inside each update (host optimizer, one replica,
-  // actor_sync_every 1), and whether it is stale (refreshed at the next greedy action).
-  bool eager_actor() const { return eager_actor_; }
-  bool actor_stale() const { return actor_stale_; }
   Device& device() { return dp_->device(0); }
   nn::DataParallel& replicas() { return *dp_; }
 
@@ -107,12 +100,6 @@ class Dqn {
   // actor_sync_every updates; with 1 it is refreshed lazily, so random actions never wait.
   HostQNet actor_;
   bool actor_stale_ = true;
-  // With the host optimizer (one replica, actor_sync_every 1) each layer of the host copy is
-  // refreshed right after its parameters' update, while the device still computes the earlier
-  // layers' gradients (nn::Optimizer::set_host_update_hook): counts per layer this update.
-  bool eager_actor_ = false;
-  std::map<const Tensor*, size_t> actor_layer_of_;
-  std::vector<int> actor_layer_need_, actor_layer_done_;
   std::vector<float> obs_f_;
   std::vector<float> next_obs_f_;   // the batch's next observations as floats (host TD targets)
 

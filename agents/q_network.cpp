@@ -69,19 +69,6 @@ std::vector<std::pair<Tensor*, Tensor*>> QNetwork::layer_params() {
 
 HostQNet QNetwork::make_host() const { return layout_; }
 
-void QNetwork::copy_layer(HostQNet& host, size_t i) {
-  auto params = layer_params();
-  if (host.num_layers() != params.size() || i >= params.size()) throw Error("QNetwork::copy_layer: host network has another shape");
-  Tensor* w = params[i].first;
-  Tensor* b = params[i].second;
-  if (w->device().allocator().host_visible()) {
-    host.set_weights(i, w->data_ready<float>(), b->data_ready<float>());
-  } else {
-    std::vector<float> wv = w->to_vector(), bv = b->to_vector();
-    host.set_weights(i, wv.data(), bv.data());
-  }
-}
-
 void QNetwork::copy_weights(HostQNet& host) {
   auto params = layer_params();
   if (host.num_layers() != params.size()) throw Error("QNetwork::copy_weights: host network has another shape");

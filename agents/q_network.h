@@ -37,8 +37,6 @@ class QNetwork : public nn::Module {
   // An empty HostQNet of the same shape; copy_weights fills it from this network (syncs).
   HostQNet make_host() const;
   void copy_weights(HostQNet& host);
-  // Layer i only (HostQNet order), waiting only for the device work touching its tensors.
-  void copy_layer(HostQNet& host, size_t i);
 
   // The parameters in HostQNet layer order, as (weight, bias) pairs.
   std::vector<std::pair<Tensor*, Tensor*>> layer_params();

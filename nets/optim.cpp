@@ -76,7 +76,6 @@ void Optimizer::step() {
     Tensor* st[3] = {nullptr, nullptr, nullptr};
     for (int k = 0; k < nb; ++k) sv[k] = part(state_[i][k]), st[k] = &sv[k];
     optim_update(s, w, part(g), st[0], st[1], st[2], scale.defined() ? &scale : nullptr);
-    if (host && host_hook_) host_hook_(*params_[i]);
   }
 }
 

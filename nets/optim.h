@@ -3,7 +3,6 @@
 // computed on the device and applied as a scale inside the update, so it never syncs.
 #pragma once
 #include <array>
-#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -38,10 +37,6 @@ class Optimizer {
   // would otherwise wait for the device (the DQN learner), not when every core runs a replica.
   void set_host_update(bool on) { host_update_ = on; }
   bool host_update() const { return host_update_; }
-  // Called after each parameter's update on the host (host_update honoured), last parameter
-  // first, while the device may still compute earlier layers' gradients: e.g. to copy fresh
-  // weights into a host mirror then (agents::Dqn's actor). Not called for kernel updates.
-  void set_host_update_hook(std::function<void(const Tensor& param)> f) { host_hook_ = std::move(f); }
   float lr = 0.01f;
   int64_t steps() const { return steps_; }
   const std::string& name() const { return name_; }
@@ -54,7 +49,6 @@ class Optimizer {
   virtual OptimStep configure() const = 0;   // per-step kernel parameters
   virtual int state_buffers() const = 0;
   bool host_update_ = false;
-  std::function<void(const Tensor& param)> host_hook_;
   std::vector<Tensor*> params_;
   std::vector<std::array<Tensor, 3>> state_;
   int64_t steps_ = 0;

@@ -452,39 +452,6 @@ BOOST_AUTO_TEST_CASE(host_weight_gradients_train_bit_for_bit_like_the_kernel) {
   }
 }
 
-// With the host optimizer the actor's copy is refreshed layer by layer inside each update; it
-// must then hold exactly the weights a full copy after the update gives (and be marked fresh).
-BOOST_AUTO_TEST_CASE(eager_actor_refresh_holds_the_updated_weights) {
-  struct Case { const char* network; bool dueling; };
-  for (Case k : {Case{"conv", false}, Case{"conv", true}, Case{"mlp", false}}) {
-    BOOST_TEST_CONTEXT(k.network << (k.dueling ? " dueling" : "")) {
-      DqnConfig c = tiny();
-      c.network = k.network;
-      c.dueling = k.dueling;
-      c.lr = 1e-2f;   // big steps: a copy from before the update would show
-      auto env = envs::make_env(c.env);
-      Dqn agent(c, test::gpu(), env->observation_shape(), env->num_actions());
-      BOOST_TEST(agent.eager_actor() == agent.replicas().optimizer(0).host_update());
-      if (!agent.eager_actor()) continue;   // not a CPU driver: the lazy refresh only
-      fill_replay(agent, 100, 2);
-      const size_t m = env->observation_shape().size();
-      const uint8_t* o = env->reset(9);
-      const std::vector<uint8_t> obs(o, o + m);
-      for (int u = 0; u < 5; ++u) {
-        agent.train_step();
-        BOOST_TEST(!agent.actor_stale());
-        const std::vector<float> eager = agent.q_values(obs.data());
-        HostQNet full = agent.online().make_host();
-        agent.online().copy_weights(full);
-        std::vector<float> want(size_t(env->num_actions()));
-        std::vector<float> x(obs.begin(), obs.end());
-        full.forward(x.data(), want.data());
-        BOOST_TEST((eager == want), "update " << u);
-      }
-    }
-  }
-}
-
 BOOST_AUTO_TEST_CASE(soft_target_sync_is_polyak_averaging) {
   DqnConfig c = tiny();
   c.tau = 0.25f;
