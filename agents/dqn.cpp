@@ -40,9 +40,15 @@ bool use_host_optimizer(const Device& dev, int replicas) {
   return dev.runs_on_host_cores() && replicas == 1;
 }
 
-bool use_host_weight_grad(const Device& dev, int replicas) {
-  if (const char* e = std::getenv("VKWB_HOST_WGRAD"); e && *e) return std::string(e) != "0";
-  return dev.runs_on_host_cores() && replicas == 1 && host_weight_grad_supported(dev);
+LinearExec hidden_linear_exec(const Device& dev, int replicas) {
+  if (const char* e = std::getenv("VKWB_LINEAR"); e && *e) {
+    const std::string v = e;
+    if (v == "device") return LinearExec::device;
+    if (v == "host_wgrad") return LinearExec::host_wgrad;
+    if (v == "host") return LinearExec::host;
+    throw Error("VKWB_LINEAR=" + v + ": expected device, host_wgrad or host");
+  }
+  return dev.runs_on_host_cores() && replicas == 1 && host_linear_supported(dev) ? LinearExec::host : LinearExec::device;
 }
 
 Dqn::Dqn(const DqnConfig& cfg, Device& dev, envs::ObsShape obs, int num_actions)
@@ -55,7 +61,7 @@ Dqn::Dqn(const DqnConfig& cfg, Device& dev, envs::ObsShape obs, int num_actions)
   const bool host_optimizer = use_host_optimizer(dev, cfg_.replicas);
   const QNetworkOptions qo{.obs = obs, .num_actions = num_actions, .kind = cfg.network, .hidden = cfg.hidden,
                            .dueling = cfg.dueling,
-                           .hidden_weight_grad = use_host_weight_grad(dev, cfg_.replicas) ? WeightGrad::host : WeightGrad::device};
+                           .hidden_exec = hidden_linear_exec(dev, cfg_.replicas)};
   dp_ = std::make_unique<nn::DataParallel>(
       Device::open_replicas(dev, cfg_.replicas), derive_seed(cfg.seed, 0),
       [&](nn::ModuleContext& ctx) { return std::make_shared<QNetwork>(ctx, qo); },

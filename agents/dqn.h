@@ -38,11 +38,11 @@ std::string auto_target_net(const Device& dev);
 // the host thread waits on the other (+28 % median training frames/s). VKWB_HOST_OPTIM=0|1
 // overrides it (benchmarks).
 bool use_host_optimizer(const Device& dev, int replicas);
-// Whether the hidden Linear layers' weight gradients are computed on the host while the device
-// runs the rest of the backward pass (QNetworkOptions::hidden_weight_grad; bit for bit the same
-// on llvmpipe): on a CPU driver with one replica and a CPU with AVX2. VKWB_HOST_WGRAD=0|1
-// overrides it (benchmarks).
-bool use_host_weight_grad(const Device& dev, int replicas);
+// Where the hidden Linear layers compute (QNetworkOptions::hidden_exec; bit for bit the same
+// on llvmpipe): on the host (LinearExec::host: forward and dX while the device waits, dW while
+// it runs the rest of the backward pass) on a CPU driver with one replica and a CPU with AVX2,
+// else on the device. VKWB_LINEAR=device|host_wgrad|host overrides it (benchmarks).
+LinearExec hidden_linear_exec(const Device& dev, int replicas);
 
 class Dqn {
  public:

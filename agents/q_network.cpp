@@ -21,7 +21,7 @@ QNetwork::QNetwork(nn::ModuleContext& ctx, const QNetworkOptions& o) : opt_(o) {
     features = 16 * (s.h + 2 * pad - 2) * (s.w + 2 * pad - 2);
   } else {
     auto fc = std::make_shared<nn::Linear>(ctx, int(s.size()), o.hidden);
-    fc->set_weight_grad(o.hidden_weight_grad);
+    fc->set_exec(o.hidden_exec);
     trunk_->add(std::make_shared<nn::Flatten>()).add(fc).add(nn::ReLU());
     param_layers_.push_back(fc);
     layout_.add_linear(0, int(s.size()), o.hidden, true);
@@ -32,7 +32,7 @@ QNetwork::QNetwork(nn::ModuleContext& ctx, const QNetworkOptions& o) : opt_(o) {
     auto seq = std::make_shared<nn::Sequential>();
     auto fc1 = std::make_shared<nn::Linear>(ctx, features, o.hidden);
     auto fc2 = std::make_shared<nn::Linear>(ctx, o.hidden, out);
-    fc1->set_weight_grad(o.hidden_weight_grad);
+    fc1->set_exec(o.hidden_exec);
     seq->add(fc1).add(nn::ReLU()).add(fc2);
     layout_.add_linear(head, features, o.hidden, true);
     layout_.add_linear(head, o.hidden, out, false);

@@ -22,9 +22,9 @@ struct QNetworkOptions {
   std::string kind = "conv";   // conv or mlp
   int hidden = 128;
   bool dueling = false;
-  // Where the hidden Linear layers (everything but the output layers) compute their weight
-  // gradients; host overlaps them with the device's backward pass (vkwb::WeightGrad).
-  WeightGrad hidden_weight_grad = WeightGrad::device;
+  // Where the hidden Linear layers (everything but the output layers) compute
+  // (vkwb::LinearExec: device, or on the host core next to a CPU driver's queue thread).
+  LinearExec hidden_exec = LinearExec::device;
 };
 
 class QNetwork : public nn::Module {

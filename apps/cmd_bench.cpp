@@ -123,13 +123,13 @@ static void register_bench(CLI::App& app) {
       ->capture_default_str()->check(CLI::IsMember({"auto", "host", "device"}));
   dqn->add_option("--optimizer-on", dopt->optimizer_on, "where the optimizer's updates run: host (same results), device (the kernel), or auto (host on a CPU driver with one replica)")
       ->capture_default_str()->check(CLI::IsMember({"auto", "host", "device"}));
-  dqn->add_option("--weight-grad", dopt->weight_grad, "where fc1's weight gradient is computed: host (overlapped with the device's backward pass, same results), device, or auto (host on a CPU driver with one replica)")
-      ->capture_default_str()->check(CLI::IsMember({"auto", "host", "device"}));
+  dqn->add_option("--fc1", dopt->fc1, "where fc1's products run (same results): device (kernels), host_wgrad (the weight gradient on the host, overlapped with the device's backward pass), host (also forward and data gradient on the host), or auto (host on a CPU driver with one replica)")
+      ->capture_default_str()->check(CLI::IsMember({"auto", "device", "host_wgrad", "host"}));
   dqn->callback([json, dopt] {
     setenv("LP_NUM_THREADS", "0", /*overwrite=*/0);   // as `vkwb dqn` does (see cmd_dqn.cpp)
     auto r = bench::bench_dqn(open_device(), *dopt);
     if (*json) {
-      nlohmann::json j = {{"device", r.device}, {"target", r.target}, {"optimizer_on", r.optimizer_on}, {"weight_grad", r.weight_grad}, {"updates_per_sec", r.updates_per_sec}, {"updates_per_sec_reps", r.updates_per_sec_reps},
+      nlohmann::json j = {{"device", r.device}, {"target", r.target}, {"optimizer_on", r.optimizer_on}, {"fc1", r.fc1}, {"updates_per_sec", r.updates_per_sec}, {"updates_per_sec_reps", r.updates_per_sec_reps},
                           {"dispatches_per_update", r.dispatches_per_update}, {"submits_per_update", r.submits_per_update},
                           {"act_host_us", r.act_host_us}, {"act_device_us", r.act_device_us},
                           {"act_cpu_backend_us", r.act_cpu_backend_us}, {"host_refresh_us", r.host_refresh_us}};

@@ -85,16 +85,20 @@ DqnBenchResult bench_dqn(Device& dev, const DqnBenchOptions& opt) {
   if (opt.optimizer_on != "auto" && opt.optimizer_on != "host" && opt.optimizer_on != "device")
     throw Error("bench dqn: optimizer_on must be auto, host or device, got '" + opt.optimizer_on + "'");
   r.optimizer_on = opt.optimizer_on != "auto" ? opt.optimizer_on : agents::use_host_optimizer(dev, opt.replicas) ? "host" : "device";
-  if (opt.weight_grad != "auto" && opt.weight_grad != "host" && opt.weight_grad != "device")
-    throw Error("bench dqn: weight_grad must be auto, host or device, got '" + opt.weight_grad + "'");
-  r.weight_grad = opt.weight_grad != "auto" ? opt.weight_grad : agents::use_host_weight_grad(dev, opt.replicas) ? "host" : "device";
+  LinearExec fc1_exec;
+  if (opt.fc1 == "auto") fc1_exec = agents::hidden_linear_exec(dev, opt.replicas);
+  else if (opt.fc1 == "device") fc1_exec = LinearExec::device;
+  else if (opt.fc1 == "host_wgrad") fc1_exec = LinearExec::host_wgrad;
+  else if (opt.fc1 == "host") fc1_exec = LinearExec::host;
+  else throw Error("bench dqn: fc1 must be auto, device, host_wgrad or host, got '" + opt.fc1 + "'");
+  r.fc1 = fc1_exec == LinearExec::host ? "host" : fc1_exec == LinearExec::host_wgrad ? "host_wgrad" : "device";
   // The online network and its optimizer on each data-parallel replica (one: on `dev` itself),
   // each replica with its own target network and its shard of every batch.
   std::vector<std::shared_ptr<Net>> nets;
   nn::DataParallel dp(Device::open_replicas(dev, opt.replicas), 1,
                       [&](nn::ModuleContext& ctx) {
                         nets.push_back(std::make_shared<Net>(ctx));
-                        nets.back()->fc1->set_weight_grad(r.weight_grad == "host" ? WeightGrad::host : WeightGrad::device);
+                        nets.back()->fc1->set_exec(fc1_exec);
                         return nn::ModulePtr(nets.back()->seq);
                       },
                       [&](std::vector<Tensor*> p) -> std::unique_ptr<nn::Optimizer> {
@@ -280,12 +284,12 @@ std::string format(const DqnBenchResult& r) {
   std::string reps;
   for (double v : r.updates_per_sec_reps) reps += (reps.empty() ? "" : ", ") + std::to_string(int(v + 0.5));
   std::snprintf(buf, sizeof buf,
-                "dqn on %s%s: update step batch 32 (MinAtar net, %s on the %s, target net on the %s, fc1 dW on the %s): %.0f updates/s (reps %s; %.1f dispatches, "
+                "dqn on %s%s: update step batch 32 (MinAtar net, %s on the %s, target net on the %s, fc1 on the %s): %.0f updates/s (reps %s; %.1f dispatches, "
                 "%.3f submits per update%s)\n"
                 "action selection batch 1, median: host copy %.1f us, device %.1f us, CPU reference backend %.1f us; "
                 "host-copy refresh %.1f us\n",
                 r.device.c_str(), r.replicas > 1 ? (" x " + std::to_string(r.replicas) + " replicas").c_str() : "", r.optimizer.c_str(),
-                r.optimizer_on.c_str(), r.target.c_str(), r.weight_grad.c_str(), r.updates_per_sec, reps.c_str(), r.dispatches_per_update, r.submits_per_update, r.replicas > 1 ? " and replica" : "",
+                r.optimizer_on.c_str(), r.target.c_str(), r.fc1.c_str(), r.updates_per_sec, reps.c_str(), r.dispatches_per_update, r.submits_per_update, r.replicas > 1 ? " and replica" : "",
                 r.act_host_us, r.act_device_us, r.act_cpu_backend_us, r.host_refresh_us);
   std::string out = buf;
   for (auto& gm : r.gemms) {

@@ -33,8 +33,8 @@ struct DqnBenchOptions {
                                        // its weights, as agents::Dqn does), device, or auto (host on a CPU driver)
   std::string optimizer_on = "auto";   // where the optimizer's updates run: host (nn::Optimizer::set_host_update, same
                                        // results), device (the kernel), or auto (agents::use_host_optimizer)
-  std::string weight_grad = "auto";    // where fc1's weight gradient is computed: host (overlapped with the device's
-                                       // backward pass, same results), device, or auto (agents::use_host_weight_grad)
+  std::string fc1 = "auto";            // where fc1's products run (vkwb::LinearExec, same results): device,
+                                       // host_wgrad, host, or auto (agents::hidden_linear_exec)
 };
 
 // One GEMM of the update step, timed alone (median over repeated calls, synced).
@@ -50,7 +50,7 @@ struct DqnBenchResult {
   int replicas = 1;
   std::string target;                    // host or device (auto resolved)
   std::string optimizer_on;              // host or device (auto resolved)
-  std::string weight_grad;               // host or device (auto resolved)
+  std::string fc1;                       // device, host_wgrad or host (auto resolved)
   double updates_per_sec = 0;            // median over reps
   std::vector<double> updates_per_sec_reps;
   double dispatches_per_update = 0;

@@ -94,17 +94,20 @@ Tensor matmul(const Tensor& a, const Tensor& b, const GemmOptions& o = {});  // 
 // the GEMM's or the convolution's epilogue, with no separate pass over y (nn::Sequential fuses
 // Linear/Conv2d followed by ReLU). Backward: the ReLU mask is read from y (y > 0 iff x W^T + b > 0).
 enum class Epilogue { none, relu };
-// Where linear()'s backward computes the weight gradient dW = gy^T x.
-//   device: a GEMM kernel.
-//   host:   on the calling thread over the mapped memory, while the device runs the rest of the
-//           backward pass (autograd defers it: defer_host_grad); bit-identical to the kernel.
-//           Pays where a host core would otherwise wait for a CPU driver's single queue thread
-//           (the DQN update). Taken only where host_weight_grad_supported(device), else device.
-enum class WeightGrad { device, host };
+// Where linear() computes its products. The host modes run on the calling thread over the mapped
+// memory with AVX2, bit-identical to the kernels on llvmpipe; they pay where a host core would
+// otherwise wait for a CPU driver's single queue thread (the DQN update), and are taken only
+// where host_linear_supported(device), else device.
+//   device:     GEMM kernels.
+//   host_wgrad: dW = gy^T x on the host while the device runs the rest of the backward pass
+//               (autograd defers it: defer_host_grad); y and dX on the device.
+//   host:       y and dX on the host too, each as soon as its input is ready (Tensor::data_ready;
+//               the device waits for them), dW deferred as with host_wgrad.
+enum class LinearExec { device, host_wgrad, host };
 // A CPU driver with host-visible memory (not the CPU backend), and a CPU with AVX2.
-bool host_weight_grad_supported(const Device& dev);
+bool host_linear_supported(const Device& dev);
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor(), Epilogue act = Epilogue::none,
-              WeightGrad wgrad = WeightGrad::device);   // x [N, in], w [out, in]
+              LinearExec exec = LinearExec::device);   // x [N, in], w [out, in]
 // Which GEMM kernel the device uses: "texel" (CPU devices with float texel buffers: operands read
 // through texel fetches), "register" (other CPU devices) or "tiled" (GPUs: shared-memory tiles);
 // overridable by VKWB_GEMM=texel|register|tiled for testing each everywhere it can run.

@@ -12,8 +12,8 @@ Linear::Linear(ModuleContext& ctx, int in_, int out_, bool bias) : in(in_), out(
   weight_ = &register_parameter("weight", init::default_uniform({out, in}, *ctx.device, ctx.next_seed(), in));
   if (bias) bias_ = &register_parameter("bias", init::default_uniform({out}, *ctx.device, ctx.next_seed(), in));
 }
-Tensor Linear::forward(const Tensor& x) { return linear(x, *weight_, bias_ ? *bias_ : Tensor(), Epilogue::none, wgrad_); }
-Tensor Linear::forward(const Tensor& x, Epilogue act) { return linear(x, *weight_, bias_ ? *bias_ : Tensor(), act, wgrad_); }
+Tensor Linear::forward(const Tensor& x) { return linear(x, *weight_, bias_ ? *bias_ : Tensor(), Epilogue::none, exec_); }
+Tensor Linear::forward(const Tensor& x, Epilogue act) { return linear(x, *weight_, bias_ ? *bias_ : Tensor(), act, exec_); }
 std::string Linear::type_name() const { return "Linear(" + std::to_string(in) + ", " + std::to_string(out) + ")"; }
 
 static void check_conv_options(const Conv2dOptions& o, const char* what) {

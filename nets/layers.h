@@ -16,15 +16,15 @@ class Linear : public Module {
   std::string type_name() const override;
   Tensor& weight() { return *weight_; }
   Tensor* bias() { return bias_; }
-  // Where backward computes the weight gradient (vkwb::WeightGrad; default on the device).
-  void set_weight_grad(WeightGrad w) { wgrad_ = w; }
-  WeightGrad weight_grad() const { return wgrad_; }
+  // Where the products run (vkwb::LinearExec; default on the device).
+  void set_exec(LinearExec e) { exec_ = e; }
+  LinearExec exec() const { return exec_; }
   int in, out;
 
  private:
   Tensor* weight_;
   Tensor* bias_ = nullptr;
-  WeightGrad wgrad_ = WeightGrad::device;
+  LinearExec exec_ = LinearExec::device;
 };
 
 struct Conv2dOptions {

@@ -20,6 +20,11 @@ void gemm_into(const GemmCall& g, const Tensor& A, const Tensor& B, Tensor& C, c
 // k from 0 (product rounded), bit-identical to gemm_texel on llvmpipe (alpha 1, no beta).
 // ops/host_gemm.cpp.
 void host_gemm_tn(int M, int N, int K, const float* A, const float* B, float* C);
+// Host C[M, N] = A B for row-major A [M, K], B [K, N] (dX = gy W), the same chain.
+void host_gemm_nn(int M, int N, int K, const float* A, const float* B, float* C);
+// Host y [N, out] = act(x W^T + b) for x [N, in], W [out, in], bias [out] or null, as gemm_texel
+// computes it (the chain, then + bias, then the ReLU).
+void host_linear_forward(int N, int in, int out, const float* x, const float* w, const float* bias, bool relu, float* y);
 bool host_gemm_fast();   // the CPU has AVX2 (otherwise host_gemm_tn runs scalar code)
 
 }  // namespace vkwb::detail

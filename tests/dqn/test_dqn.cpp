@@ -417,10 +417,11 @@ BOOST_AUTO_TEST_CASE(host_optimizer_updates_bit_for_bit_like_the_kernel) {
   }
 }
 
-// The hidden layers' weight gradients on the host, overlapped with the device's backward pass
-// (what a CPU driver with one replica gets), train exactly like the device's GEMM: plain and
-// dueling (two hidden layers share the trunk's gradient), conv and MLP networks.
-BOOST_AUTO_TEST_CASE(host_weight_gradients_train_bit_for_bit_like_the_kernel) {
+// The hidden layers on the host (weight gradients overlapped with the device's backward pass;
+// also forward and data gradients), what a CPU driver with one replica gets, train exactly like
+// the device's GEMMs: plain and dueling (two hidden layers share the trunk's gradient), conv and
+// MLP networks.
+BOOST_AUTO_TEST_CASE(host_linear_layers_train_bit_for_bit_like_the_kernels) {
   struct Case { const char* network; bool dueling; };
   for (Case k : {Case{"conv", false}, Case{"conv", true}, Case{"mlp", false}}) {
     BOOST_TEST_CONTEXT(k.network << (k.dueling ? " dueling" : "")) {
@@ -429,25 +430,31 @@ BOOST_AUTO_TEST_CASE(host_weight_gradients_train_bit_for_bit_like_the_kernel) {
       c.network = k.network;
       c.dueling = k.dueling;
       auto env = envs::make_env(c.env);
-      setenv("VKWB_HOST_WGRAD", "0", 1);
+      setenv("VKWB_LINEAR", "device", 1);
       Dqn on_device(c, test::gpu(), env->observation_shape(), env->num_actions());
-      BOOST_TEST((on_device.online().options().hidden_weight_grad == WeightGrad::device));
-      setenv("VKWB_HOST_WGRAD", "1", 1);
+      BOOST_TEST((on_device.online().options().hidden_exec == LinearExec::device));
+      setenv("VKWB_LINEAR", "host_wgrad", 1);
+      Dqn wgrad(c, test::gpu(), env->observation_shape(), env->num_actions());
+      BOOST_TEST((wgrad.online().options().hidden_exec == LinearExec::host_wgrad));
+      setenv("VKWB_LINEAR", "host", 1);
       Dqn on_host(c, test::gpu(), env->observation_shape(), env->num_actions());
-      BOOST_TEST((on_host.online().options().hidden_weight_grad == WeightGrad::host));
-      unsetenv("VKWB_HOST_WGRAD");
-      BOOST_TEST(use_host_weight_grad(test::gpu(), 1) ==
-                 (test::gpu().runs_on_host_cores() && host_weight_grad_supported(test::gpu())));
-      BOOST_TEST(!use_host_weight_grad(test::gpu(), 2));
-      fill_replay(on_device, 100, 2);
-      fill_replay(on_host, 100, 2);
+      BOOST_TEST((on_host.online().options().hidden_exec == LinearExec::host));
+      setenv("VKWB_LINEAR", "fast", 1);
+      BOOST_CHECK_THROW(hidden_linear_exec(test::gpu(), 1), Error);
+      unsetenv("VKWB_LINEAR");
+      const bool host_ok = test::gpu().runs_on_host_cores() && host_linear_supported(test::gpu());
+      BOOST_TEST((hidden_linear_exec(test::gpu(), 1) == (host_ok ? LinearExec::host : LinearExec::device)));
+      BOOST_TEST((hidden_linear_exec(test::gpu(), 2) == LinearExec::device));
+      for (Dqn* a : {&on_device, &wgrad, &on_host}) fill_replay(*a, 100, 2);
       const auto start = flat(on_device.online().parameters());
       BOOST_REQUIRE((flat(on_host.online().parameters()) == start));
-      for (int u = 0; u < 10; ++u) on_device.train_step(), on_host.train_step();
+      for (int u = 0; u < 10; ++u) on_device.train_step(), wgrad.train_step(), on_host.train_step();
       BOOST_TEST((flat(on_device.online().parameters()) != start));
+      BOOST_TEST((flat(on_device.online().parameters()) == flat(wgrad.online().parameters())));
       BOOST_TEST((flat(on_device.online().parameters()) == flat(on_host.online().parameters())));
-      const auto a = on_device.take_stats(), b = on_host.take_stats();
+      const auto a = on_device.take_stats(), b = wgrad.take_stats(), h = on_host.take_stats();
       BOOST_TEST(a.loss == b.loss);
+      BOOST_TEST(a.loss == h.loss);
     }
   }
 }

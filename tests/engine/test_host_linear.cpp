@@ -1,6 +1,7 @@
-// Host weight gradients (WeightGrad::host): the host GEMM against a double reference and against
-// the device kernel bit for bit, and the autograd deferral (accumulation, shared and non-leaf
-// weights, repeated backward) giving exactly what the device path gives.
+// linear() on the host (LinearExec::host_wgrad, LinearExec::host): the host GEMMs against a double
+// reference and against the device kernels bit for bit, the autograd deferral (accumulation,
+// shared and non-leaf weights, repeated backward) giving exactly what the device path gives, and
+// Tensor::data_ready.
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
@@ -26,7 +27,7 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
 struct Grads { std::vector<float> x, w, b, y; };
 
 // y = relu(x W^T + b) (or plain), loss = sum(y * r); the gradients of x, W, b.
-Grads linear_grads(int N, int in, int out, bool relu, WeightGrad mode) {
+Grads linear_grads(int N, int in, int out, bool relu, LinearExec mode) {
   Device& dev = gpu();
   Tensor x = make(rnd({N, in}, 1), dev, DType::f32).requires_grad_();
   Tensor w = make(rnd({out, in}, 2), dev, DType::f32).requires_grad_();
@@ -39,7 +40,7 @@ Grads linear_grads(int N, int in, int out, bool relu, WeightGrad mode) {
 
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(host_weight_grad)
+BOOST_AUTO_TEST_SUITE(host_linear)
 
 BOOST_AUTO_TEST_CASE(host_gemm_matches_reference) {
   // Register-tile multiples, tails in M and N, K of 1.
@@ -65,16 +66,18 @@ BOOST_AUTO_TEST_CASE(host_gemm_matches_reference) {
 }
 
 BOOST_AUTO_TEST_CASE(host_equals_device) {
-  if (!host_weight_grad_supported(gpu())) {
-    BOOST_TEST_MESSAGE("host weight gradients unsupported on " << gpu().name() << ": checking the fallback only");
+  if (!host_linear_supported(gpu())) {
+    BOOST_TEST_MESSAGE("host linear unsupported on " << gpu().name() << ": checking the fallback only");
   }
   // The DQN's fc1 (N 32, in 1024, out 128), odd sizes, a single row.
   for (auto [N, in, out] : {std::tuple{32, 1024, 128}, {33, 1023, 13}, {1, 5, 3}, {7, 17, 9}, {64, 256, 120}})
-    for (bool relu : {true, false}) {
-      Grads d = linear_grads(N, in, out, relu, WeightGrad::device);
-      Grads h = linear_grads(N, in, out, relu, WeightGrad::host);
+    for (bool relu : {true, false})
+    for (LinearExec mode : {LinearExec::host_wgrad, LinearExec::host}) {
+      BOOST_TEST_CONTEXT("N " << N << " in " << in << " out " << out << " relu " << relu << " mode " << int(mode)) {
+      Grads d = linear_grads(N, in, out, relu, LinearExec::device);
+      Grads h = linear_grads(N, in, out, relu, mode);
       BOOST_TEST(same_bits(d.y, h.y));
-      BOOST_TEST(same_bits(d.w, h.w), "dW N " << N << " in " << in << " out " << out << " relu " << relu);
+      BOOST_TEST(same_bits(d.w, h.w));
       BOOST_TEST(same_bits(d.x, h.x));
       BOOST_TEST(same_bits(d.b, h.b));
       // And right: against the double reference within float tolerance.
@@ -93,6 +96,7 @@ BOOST_AUTO_TEST_CASE(host_equals_device) {
           if (N * in * out > 200000 && i > 8) break;   // keep the O(N in^2 out) reference cheap
         }
       BOOST_TEST(worst < 1e-4);
+      }
     }
 }
 
@@ -101,7 +105,7 @@ BOOST_AUTO_TEST_CASE(deferred_gradients_accumulate) {
   // (a) W used twice (accumulation of a pending gradient), (b) backward twice without zeroing
   // (the leaf's existing grad), (c) W computed from a parameter (a pending gradient flowing into
   // another node's backward), (d) a later op reading the gradient after backward.
-  auto run = [&](WeightGrad mode) {
+  auto run = [&](LinearExec mode) {
     Tensor x = make(rnd({6, 8}, 11), dev, DType::f32).requires_grad_();
     Tensor w = make(rnd({8, 8}, 12), dev, DType::f32).requires_grad_();
     Tensor p = make(rnd({5, 8}, 13), dev, DType::f32).requires_grad_();
@@ -118,8 +122,9 @@ BOOST_AUTO_TEST_CASE(deferred_gradients_accumulate) {
     }
     return out;
   };
-  auto d = run(WeightGrad::device), h = run(WeightGrad::host);
+  auto d = run(LinearExec::device), h = run(LinearExec::host_wgrad), a = run(LinearExec::host);
   BOOST_TEST(same_bits(d, h));
+  BOOST_TEST(same_bits(d, a));
   // The gradients are not all zero (the test would pass vacuously otherwise).
   double norm = 0;
   for (float v : h) norm += std::abs(v);
@@ -127,9 +132,14 @@ BOOST_AUTO_TEST_CASE(deferred_gradients_accumulate) {
 }
 
 BOOST_AUTO_TEST_CASE(gradcheck_host_wgrad) {
-  gradcheck("linear+relu host wgrad",
-            [](auto& in) { return linear(in[0], in[1], in[2], Epilogue::relu, WeightGrad::host); },
+  gradcheck("linear+relu host_wgrad",
+            [](auto& in) { return linear(in[0], in[1], in[2], Epilogue::relu, LinearExec::host_wgrad); },
             {rnd({7, 5}, 13), rnd({6, 5}, 14), rnd({6}, 15)});
+  gradcheck("linear+relu host",
+            [](auto& in) { return linear(in[0], in[1], in[2], Epilogue::relu, LinearExec::host); },
+            {rnd({7, 5}, 13), rnd({6, 5}, 14), rnd({6}, 15)});
+  gradcheck("linear host", [](auto& in) { return linear(in[0], in[1], in[2], Epilogue::none, LinearExec::host); },
+            {rnd({9, 17}, 16), rnd({5, 17}, 17), rnd({5}, 18)});
 }
 
 BOOST_AUTO_TEST_CASE(stream_epochs) {
