@@ -209,12 +209,19 @@ void Dqn::train_step() {
     Tensor action = Tensor::from(rows(batch_.action), {n, 1}, dev);
 
     // --- Q(s, a) (recorded first: with the target on the host, the device runs it meanwhile) ---
-    Tensor q = gather(online.forward(obs), 1, action).reshape({n});
+    // With the hidden layers on the host (LinearExec::host) the heads wait for the trunk's
+    // output, so only the trunk is submitted before the host's TD targets: the device runs the
+    // convolution while the host computes them, then the host runs the heads' first layer.
+    const bool heads_on_host = online.options().hidden_exec == LinearExec::host;
+    Tensor h = online.features(obs);
+    Tensor q_all = heads_on_host ? Tensor() : online.head(h);
     if (host_target_ && !host_targets_done) {   // once for the whole batch, on the first replica's turn
       if (!dev.is_cpu()) dev.stream().submit();
       host_td_targets();
       host_targets_done = true;
     }
+    if (heads_on_host) q_all = online.head(h);
+    Tensor q = gather(q_all, 1, action).reshape({n});
 
     // --- target (no gradient) -----------------------------------------------------------------
     Tensor td_target;

@@ -48,8 +48,11 @@ QNetwork::QNetwork(nn::ModuleContext& ctx, const QNetworkOptions& o) : opt_(o) {
   }
 }
 
-Tensor QNetwork::forward(const Tensor& x) {
-  Tensor h = trunk_->forward(x);
+Tensor QNetwork::forward(const Tensor& x) { return head(features(x)); }
+
+Tensor QNetwork::features(const Tensor& x) { return trunk_->forward(x); }
+
+Tensor QNetwork::head(const Tensor& h) {
   if (!opt_.dueling) return q_->forward(h);
   Tensor a = q_->forward(h);
   Tensor v = v_->forward(h);   // [N, 1], broadcast over actions

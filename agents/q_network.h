@@ -30,7 +30,9 @@ struct QNetworkOptions {
 class QNetwork : public nn::Module {
  public:
   QNetwork(nn::ModuleContext& ctx, const QNetworkOptions& o);
-  Tensor forward(const Tensor& x) override;
+  Tensor forward(const Tensor& x) override;   // head(features(x))
+  Tensor features(const Tensor& x);            // the trunk: the convolution (or the MLP's first layer)
+  Tensor head(const Tensor& h);                // the rest: Q-values [N, A] from the trunk's output
   std::string type_name() const override { return "QNetwork"; }
   const QNetworkOptions& options() const { return opt_; }
 

@@ -27,7 +27,7 @@ constexpr int kB = 32, kC = 4, kH = 10, kW = 10, kA = 6;
 
 // The MinAtar Q-network as in dqn.py (and agents::QNetwork with kind "conv").
 struct Net {
-  std::shared_ptr<nn::Sequential> seq;
+  std::shared_ptr<nn::Sequential> seq, trunk, head;   // seq = trunk then head
   std::shared_ptr<nn::Conv2d> conv;
   std::shared_ptr<nn::Linear> fc1, fc2;
   Net(Device& dev, uint64_t seed) {
@@ -39,8 +39,9 @@ struct Net {
     conv = std::make_shared<nn::Conv2d>(ctx, nn::Conv2dOptions{.in = kC, .out = 16, .kernel = 3});
     fc1 = std::make_shared<nn::Linear>(ctx, 16 * 8 * 8, 128);
     fc2 = std::make_shared<nn::Linear>(ctx, 128, kA);
-    seq = std::make_shared<nn::Sequential>(std::initializer_list<nn::ModulePtr>{
-        conv, nn::ReLU(), std::make_shared<nn::Flatten>(), fc1, nn::ReLU(), fc2});
+    trunk = std::make_shared<nn::Sequential>(std::initializer_list<nn::ModulePtr>{conv, nn::ReLU(), std::make_shared<nn::Flatten>()});
+    head = std::make_shared<nn::Sequential>(std::initializer_list<nn::ModulePtr>{fc1, nn::ReLU(), fc2});
+    seq = std::make_shared<nn::Sequential>(std::initializer_list<nn::ModulePtr>{trunk, head});
   }
 };
 
@@ -155,10 +156,12 @@ DqnBenchResult bench_dqn(Device& dev, const DqnBenchOptions& opt) {
     bool host_done = false;
     dp.step(bi, kB, [&](int q, const nn::DataParallel::Shard& sh) {
       const Batch& b = batches[size_t(q)][size_t(bi)];
-      Tensor qv = gather(nets[size_t(q)]->seq->forward(b.s), 1, b.a).reshape({sh.count});
+      // As Dqn::train_step: the online forward (with fc1 on the host: its trunk) is submitted
+      // first and runs while the host computes the TD targets (Dqn::host_td_targets).
+      Net& net = *nets[size_t(q)];
+      Tensor h = net.trunk->forward(b.s);
+      Tensor q_all = fc1_exec == LinearExec::host ? Tensor() : net.head->forward(h);
       if (host_target && !host_done) {
-        // As Dqn::train_step: the online forward is submitted first and runs while the host
-        // computes the TD targets (Dqn::host_td_targets).
         if (!dp.device(q).is_cpu()) dp.device(q).stream().submit();
         const HostBatch& hb = host_batches[size_t(bi)];
         host_target_net.forward_batch(hb.s2.data(), kB, q_host.data());
@@ -169,6 +172,8 @@ DqnBenchResult bench_dqn(Device& dev, const DqnBenchOptions& opt) {
         }
         host_done = true;
       }
+      if (!q_all.defined()) q_all = net.head->forward(h);
+      Tensor qv = gather(q_all, 1, b.a).reshape({sh.count});
       Tensor td_target;
       if (host_target) {
         td_target = Tensor::from(std::span(td_host.data() + sh.begin, size_t(sh.count)), {sh.count}, dp.device(q));
