@@ -162,6 +162,8 @@ struct OptimStep {
   // stream. Worth it when a host core would otherwise wait for the device.
   bool on_host = false;
 };
+// Whether OptimStep::on_host is honoured on `dev` (a CPU driver with host-visible memory).
+bool host_optim_supported(const Device& dev);
 // Updates param in place from grad (scaled by grad_scale[0] if given) and the state buffers.
 void optim_update(const OptimStep& s, Tensor& param, const Tensor& grad, Tensor* s1, Tensor* s2, Tensor* s3,
                   const Tensor* grad_scale = nullptr);

@@ -127,7 +127,9 @@ class Tensor {
   void* host_ptr(bool nosync = false) const;
   // Host access (host-visible memory) that waits only for the recorded device work touching this
   // tensor's storage, submitting it if needed, while later work keeps running: e.g. the host
-  // optimizer updating one layer while the device computes an earlier layer's gradients.
+  // optimizer updating one layer while the device computes an earlier layer's gradients. Reads
+  // and writes both count (dispatches do not say which bindings they write), so a host read
+  // also waits for later device reads.
   template <class T> T* data_ready() const { return static_cast<T*>(host_ptr_ready()); }
   void* host_ptr_ready() const;
 

@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "engine/autograd.h"
-#include "engine/memory.h"
 
 namespace vkwb::nn {
 
@@ -51,7 +50,7 @@ void Optimizer::step() {
   }
   // The kernels read the scale from a buffer; the host update needs none (a fill recorded here
   // would cost the host update a submission of its own).
-  const bool host = host_update_ && !dev.is_cpu() && dev.runs_on_host_cores() && dev.allocator().host_visible();
+  const bool host = host_update_ && host_optim_supported(dev);
   if (!scale.defined() && !host) scale = Tensor::ones({1}, dev);
   steps_++;
   OptimStep s = configure();

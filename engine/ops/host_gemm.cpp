@@ -7,7 +7,6 @@
 // they may differ in the last bit. Compiled with -ffp-contract=off; AVX2 when the CPU has it.
 #include "engine/ops/gemm.h"
 
-#include <cmath>
 #include <cstddef>
 #include <vector>
 

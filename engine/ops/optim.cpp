@@ -82,6 +82,10 @@ static void host_update_op(const OptimP& p, bool flag, bool mom, float* prm, con
 }
 
 
+bool host_optim_supported(const Device& dev) {
+  return !dev.is_cpu() && dev.runs_on_host_cores() && dev.allocator().host_visible();
+}
+
 void optim_update(const OptimStep& s, Tensor& param, const Tensor& grad, Tensor* s1, Tensor* s2, Tensor* s3,
                   const Tensor* grad_scale) {
   if (param.shape() != grad.shape()) throw Error(shape_mismatch("optimizer step", param.shape(), grad.shape()));
@@ -99,8 +103,7 @@ void optim_update(const OptimStep& s, Tensor& param, const Tensor& grad, Tensor*
     });
     return;
   }
-  if (s.on_host && dev.runs_on_host_cores() && dev.allocator().host_visible() && param.dtype() == DType::f32 &&
-      grad.dtype() == DType::f32) {
+  if (s.on_host && host_optim_supported(dev) && param.dtype() == DType::f32 && grad.dtype() == DType::f32) {
     // Waits only for the recorded device work that touches these tensors (the device may go on
     // with other layers' gradients); the host then writes the memory the next submission reads
     // (host-visible, coherent: vkQueueSubmit makes the writes visible).
