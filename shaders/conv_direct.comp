@@ -153,15 +153,18 @@ void main() {
           vec4 w4 = texelFetch(Wt, p.offW + wb + (tap * p.MP + i >> 2));
           wa[tap][i] = w4.x; wa[tap][i + 1] = w4.y; wa[tap][i + 2] = w4.z; wa[tap][i + 3] = w4.w;
         }
+      // The TW accumulators of a block row take each tap in lockstep: TW independent add chains
+      // side by side instead of one chain of KH*KW dependent adds at a time, which left the
+      // out-of-order window with one or two chains in flight (llvmpipe evaluates fma() as a
+      // multiply and a dependent add). Every accumulator still sums its taps in the same order,
+      // so the results are bit-identical. 7-20 % faster per layer on LeNet-5 (docs/PERFORMANCE.md,
+      // 2026-12-07); lockstep over the TR rows too (2*TW chains) spilled and was 10-25 % slower.
       [[unroll]] for (int i = 0; i < TM; ++i)
         [[unroll]] for (int r = 0; r < TR; ++r)
-          [[unroll]] for (int q = 0; q < TW; ++q) {
-            float a = acc[i][r][q];
-            [[unroll]] for (int kh = 0; kh < KH; ++kh)
-              [[unroll]] for (int kw = 0; kw < KW; ++kw)
-                a = fma(wa[kh * KW + kw][i], pt[r * SH + kh * DH][q * SW + kw * DW], a);
-            acc[i][r][q] = a;
-          }
+          [[unroll]] for (int kh = 0; kh < KH; ++kh)
+            [[unroll]] for (int kw = 0; kw < KW; ++kw)
+              [[unroll]] for (int q = 0; q < TW; ++q)
+                acc[i][r][q] = fma(wa[kh * KW + kw][i], pt[r * SH + kh * DH][q * SW + kw * DW], acc[i][r][q]);
       xb += UNPOOL == 1 ? PH * PW : HW;
       wb += (KH * KW * p.MP) >> 2;
     }

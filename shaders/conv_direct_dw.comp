@@ -106,18 +106,18 @@ void main() {
             [[unroll]] for (int i = 0; i < TM; ++i)
               [[unroll]] for (int r = 0; r < TR; ++r)
                 [[unroll]] for (int q = 0; q < TW; ++q) bsum[i] += d[i][r][q];
-          // Fetches first, then the FMAs, each accumulator taking all its products in a row (a
-          // texel fetch is a call that spills every vector register: see conv_direct.comp).
-          // (Interleaving 2, 4 or 8 accumulators' chains was tried: no faster, slower from 4.)
+          // Fetches first, then the FMAs (a texel fetch is a call that spills every vector
+          // register: see conv_direct.comp). The KW accumulators of a kernel row take the block's
+          // products in lockstep (KW independent add chains, each d value used KW times in a
+          // row), each still in (r, q) order: bit-identical to one accumulator at a time, and
+          // 5-10 % faster on LeNet-5's first layer (docs/PERFORMANCE.md, 2026-12-07). All KH*KW
+          // chains in lockstep spilled (20-40 % slower); so did interleaving channels' chains.
           [[unroll]] for (int i = 0; i < TM; ++i)
             [[unroll]] for (int kh = 0; kh < KH; ++kh)
-              [[unroll]] for (int kw = 0; kw < KW; ++kw) {
-                float a = acc[i][kh * KW + kw];
-                [[unroll]] for (int r = 0; r < TR; ++r)
-                  [[unroll]] for (int q = 0; q < TW; ++q)
-                    a = fma(d[i][r][q], pt[r * SH + kh * DH][q * SW + kw * DW], a);
-                acc[i][kh * KW + kw] = a;
-              }
+              [[unroll]] for (int r = 0; r < TR; ++r)
+                [[unroll]] for (int q = 0; q < TW; ++q)
+                  [[unroll]] for (int kw = 0; kw < KW; ++kw)
+                    acc[i][kh * KW + kw] = fma(d[i][r][q], pt[r * SH + kh * DH][q * SW + kw * DW], acc[i][kh * KW + kw]);
         }
     }
     int ob = ((s * p.G + g) * p.MO + m0) * p.CI * KK + c * KK;
