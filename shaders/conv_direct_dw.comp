@@ -6,7 +6,7 @@
 // 22 fetches for LeNet-5's first layer). Here each invocation owns the whole kernel of TM output
 // channels and one input channel, TM*KH*KW accumulators, and walks its images in blocks of TR x TW
 // output pixels: per block it fetches the TM x TR x TW gradient values and the input patch under
-// them once, then every accumulator takes its TR*TW products in a row. For a 5x5 kernel, 6
+// them once, then every accumulator takes its TR*TW products (KW accumulators in lockstep). For a 5x5 kernel, 6
 // channels and a 2x8 block that is 96 + 72 fetches per 2,400 FMAs.
 //
 // part[s, g*MO+m, c, kh, kw] = sum_{n in slice s, oh, ow} dy[n, g*MO+m, oh, ow] x[n, g*CI+c, oh*SH-ph+kh*DH, ow*SW-pw+kw*DW]
