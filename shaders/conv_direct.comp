@@ -142,8 +142,8 @@ void main() {
             pt[r][q] = ok ? v : 0.0;
           }
       }
-      // Every weight of this input channel first, then the FMAs (below): a texel fetch is a function call in llvmpipe's JIT code that clobbers every
-      // vector register, so fetches between the FMAs (one weight texel per tap, as this kernel
+      // Every weight of this input channel first, then the FMAs (below): a texel fetch is a
+      // function call in llvmpipe's JIT code that clobbers every vector register, so fetches between the FMAs (one weight texel per tap, as this kernel
       // did until 2026-12-05) made every accumulator and patch value go to the stack and back
       // once per tap (docs/PERFORMANCE.md: LeNet-5's convolutions 7-21 % faster this way).
       if (ONE_W == 0)

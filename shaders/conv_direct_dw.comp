@@ -6,8 +6,8 @@
 // 22 fetches for LeNet-5's first layer). Here each invocation owns the whole kernel of TM output
 // channels and one input channel, TM*KH*KW accumulators, and walks its images in blocks of TR x TW
 // output pixels: per block it fetches the TM x TR x TW gradient values and the input patch under
-// them once, then every accumulator takes its TR*TW products (KW accumulators in lockstep). For a 5x5 kernel, 6
-// channels and a 2x8 block that is 96 + 72 fetches per 2,400 FMAs.
+// them once, then every accumulator takes its TR*TW products (KW accumulators in lockstep). For
+// a 5x5 kernel, 6 channels and a 2x8 block that is 96 + 72 fetches per 2,400 FMAs.
 //
 // part[s, g*MO+m, c, kh, kw] = sum_{n in slice s, oh, ow} dy[n, g*MO+m, oh, ow] x[n, g*CI+c, oh*SH-ph+kh*DH, ow*SW-pw+kw*DW]
 // (zero outside the input). Slices of `per_slice` images give the host enough invocations; it sums
@@ -111,7 +111,8 @@ void main() {
           // products in lockstep (KW independent add chains, each d value used KW times in a
           // row), each still in (r, q) order: bit-identical to one accumulator at a time, and
           // 5-10 % faster on LeNet-5's first layer (docs/PERFORMANCE.md, 2026-12-07). All KH*KW
-          // chains in lockstep spilled (20-40 % slower); so did interleaving channels' chains.
+          // chains in lockstep spilled (20-40 % slower). (An interleaving of 2, 4 or 8
+          // accumulators' chains tried on 2026-12-05 was no faster.)
           [[unroll]] for (int i = 0; i < TM; ++i)
             [[unroll]] for (int kh = 0; kh < KH; ++kh)
               [[unroll]] for (int r = 0; r < TR; ++r)
