@@ -41,13 +41,7 @@ bool use_host_optimizer(const Device& dev, int replicas) {
 }
 
 LinearExec hidden_linear_exec(const Device& dev, int replicas) {
-  if (const char* e = std::getenv("VKWB_LINEAR"); e && *e) {
-    const std::string v = e;
-    if (v == "device") return LinearExec::device;
-    if (v == "host_wgrad") return LinearExec::host_wgrad;
-    if (v == "host") return LinearExec::host;
-    throw Error("VKWB_LINEAR=" + v + ": expected device, host_wgrad or host");
-  }
+  if (const char* e = std::getenv("VKWB_LINEAR"); e && *e) return parse_linear_exec(e, "VKWB_LINEAR");
   return dev.runs_on_host_cores() && replicas == 1 && host_linear_supported(dev) ? LinearExec::host : LinearExec::device;
 }
 

@@ -86,13 +86,9 @@ DqnBenchResult bench_dqn(Device& dev, const DqnBenchOptions& opt) {
   if (opt.optimizer_on != "auto" && opt.optimizer_on != "host" && opt.optimizer_on != "device")
     throw Error("bench dqn: optimizer_on must be auto, host or device, got '" + opt.optimizer_on + "'");
   r.optimizer_on = opt.optimizer_on != "auto" ? opt.optimizer_on : agents::use_host_optimizer(dev, opt.replicas) ? "host" : "device";
-  LinearExec fc1_exec;
-  if (opt.fc1 == "auto") fc1_exec = agents::hidden_linear_exec(dev, opt.replicas);
-  else if (opt.fc1 == "device") fc1_exec = LinearExec::device;
-  else if (opt.fc1 == "host_wgrad") fc1_exec = LinearExec::host_wgrad;
-  else if (opt.fc1 == "host") fc1_exec = LinearExec::host;
-  else throw Error("bench dqn: fc1 must be auto, device, host_wgrad or host, got '" + opt.fc1 + "'");
-  r.fc1 = fc1_exec == LinearExec::host ? "host" : fc1_exec == LinearExec::host_wgrad ? "host_wgrad" : "device";
+  const LinearExec fc1_exec =
+      opt.fc1 == "auto" ? agents::hidden_linear_exec(dev, opt.replicas) : parse_linear_exec(opt.fc1, "bench dqn --fc1");
+  r.fc1 = linear_exec_name(fc1_exec);
   // The online network and its optimizer on each data-parallel replica (one: on `dev` itself),
   // each replica with its own target network and its shard of every batch.
   std::vector<std::shared_ptr<Net>> nets;

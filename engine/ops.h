@@ -3,6 +3,7 @@
 // input requires grad, attaches its backward, which stands next to it in engine/ops/*.cpp.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "engine/ops/params.h"
@@ -104,6 +105,9 @@ enum class Epilogue { none, relu };
 //   host:       y and dX on the host too, each as soon as its input is ready (Tensor::data_ready;
 //               the device waits for them), dW deferred as with host_wgrad.
 enum class LinearExec { device, host_wgrad, host };
+const char* linear_exec_name(LinearExec e);   // "device", "host_wgrad", "host"
+// The LinearExec named `name` (as linear_exec_name gives it); throws Error naming `what` otherwise.
+LinearExec parse_linear_exec(const std::string& name, const std::string& what);
 // A CPU driver with host-visible memory (not the CPU backend), and a CPU with AVX2.
 bool host_linear_supported(const Device& dev);
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor(), Epilogue act = Epilogue::none,

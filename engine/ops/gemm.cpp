@@ -151,6 +151,16 @@ Tensor matmul(const Tensor& a, const Tensor& b, const GemmOptions& o) {
   return c;
 }
 
+const char* linear_exec_name(LinearExec e) {
+  return e == LinearExec::host ? "host" : e == LinearExec::host_wgrad ? "host_wgrad" : "device";
+}
+
+LinearExec parse_linear_exec(const std::string& name, const std::string& what) {
+  for (LinearExec e : {LinearExec::device, LinearExec::host_wgrad, LinearExec::host})
+    if (name == linear_exec_name(e)) return e;
+  throw Error(what + "=" + name + ": expected device, host_wgrad or host");
+}
+
 bool host_linear_supported(const Device& dev) {
   return !dev.is_cpu() && dev.runs_on_host_cores() && dev.allocator().host_visible() &&
          host_gemm_fast();
