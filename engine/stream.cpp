@@ -166,8 +166,10 @@ void Stream::retire(Batch& b) {
     for (uint32_t i = 0; i < b.names.size() && i < b.commands; ++i) {
       if (!b.names[i]) continue;
       auto& t = timings_[b.names[i]];
+      const double us = double(ts[2 * i + 1] - ts[2 * i]) * dev_.info().timestamp_period_ns * 1e-3;
+      t.min_us = t.dispatches == 0 ? us : std::min(t.min_us, us);
       t.dispatches++;
-      t.total_ms += double(ts[2 * i + 1] - ts[2 * i]) * dev_.info().timestamp_period_ns * 1e-6;
+      t.total_ms += us * 1e-3;
     }
   }
   vk_check(vkResetFences(dev_.vk(), 1, &b.fence), "vkResetFences");
@@ -212,12 +214,12 @@ std::string Stream::timing_table() const {
   for (auto& r : rows) total += r.second.total_ms;
   std::ostringstream os;
   char line[160];
-  std::snprintf(line, sizeof line, "%-28s %10s %12s %10s %7s\n", "kernel", "dispatches", "total ms", "us/disp", "share");
+  std::snprintf(line, sizeof line, "%-28s %10s %12s %10s %10s %7s\n", "kernel", "dispatches", "total ms", "us/disp", "min us", "share");
   os << line;
   for (auto& [name, t] : rows) {
-    std::snprintf(line, sizeof line, "%-28s %10llu %12.3f %10.2f %6.1f%%\n", name.c_str(),
+    std::snprintf(line, sizeof line, "%-28s %10llu %12.3f %10.2f %10.2f %6.1f%%\n", name.c_str(),
                   (unsigned long long)t.dispatches, t.total_ms, 1e3 * t.total_ms / std::max<uint64_t>(1, t.dispatches),
-                  total > 0 ? 100.0 * t.total_ms / total : 0.0);
+                  t.min_us, total > 0 ? 100.0 * t.total_ms / total : 0.0);
     os << line;
   }
   std::snprintf(line, sizeof line, "%-28s %10s %12.3f\n", "total", "", total);

@@ -24,7 +24,9 @@ struct BufferArg {
   VkBufferView view = VK_NULL_HANDLE;
 };
 
-struct KernelTiming { uint64_t dispatches = 0; double total_ms = 0; };
+// Per profiled kernel name: the dispatch count, their total and the fastest single dispatch (on a
+// shared CPU the minimum is the figure least disturbed by other work).
+struct KernelTiming { uint64_t dispatches = 0; double total_ms = 0, min_us = 0; };
 
 class Stream {
  public:

@@ -30,6 +30,9 @@ layout(constant_id = 10) const int DW = 1;
 layout(constant_id = 11) const int BIAS = 0;
 // VO == 1: outputs stored four columns at a time (the host sets it when OW, TW and the output
 // binding's offset are multiples of 4 floats; see unary.comp for why that matters on CPUs).
+// VO == 2: two at a time (OW and TW even); with POOL, the pooled outputs and their indices two
+// windows at a time (the pooled width OW/2 and TW/2 even). llvmpipe pays a loop over the SIMD
+// lanes per storage access, whatever its width: a pair costs about what one float does.
 layout(constant_id = 12) const int VO = 0;
 layout(constant_id = 13) const int FLIP = 0;
 layout(constant_id = 14) const int ACT = 0;
@@ -53,8 +56,10 @@ layout(binding = 0) uniform samplerBuffer X;    // MODE 0: the input (R32F view)
 layout(binding = 1) uniform samplerBuffer Wt;   // MODE 0: wt (RGBA32F view)
 layout(std430, binding = 2) writeonly buffer Out { float o[]; };
 layout(std430, binding = 2) writeonly buffer Out4 { vec4 o4[]; };
+layout(std430, binding = 2) writeonly buffer Out2 { vec2 o2[]; };
 layout(std430, binding = 3) readonly buffer In { float src[]; };   // MODE 0: bias; MODE 1: w
 layout(std430, binding = 4) writeonly buffer Idx { int idxo[]; };   // POOL 1 (else any buffer, unused)
+layout(std430, binding = 4) writeonly buffer Idx2 { ivec2 idxo2[]; };
 layout(binding = 5) uniform usamplerBuffer IdxIn;   // UNPOOL 1 (else any texel view, unused)
 layout(push_constant) uniform P {
   int N; int CI; int H; int W; int MO; int MP; int OH; int OW; int ph; int pw; int G;
@@ -177,18 +182,29 @@ void main() {
         [[unroll]] for (int u = 0; u < TR / 2; ++u) {
           int pr = oh0 / 2 + u;
           if (pr >= POH) break;
-          [[unroll]] for (int j = 0; j < TW / 2; ++j) {
-            if (ow0 / 2 + j >= POW) break;
-            float best = 0.0;
-            int bi = -1;
-            [[unroll]] for (int a = 0; a < 2; ++a)
-              [[unroll]] for (int b = 0; b < 2; ++b) {
-                float v = max(acc[i][2 * u + a][2 * j + b] + bm, 0.0);
-                if (v > best || bi < 0) { best = v; bi = (oh0 + 2 * u + a) * p.OW + ow0 + 2 * j + b; }
-              }
+          const int JS = VO == 2 ? 2 : 1;   // windows per store
+          [[unroll]] for (int j = 0; j < TW / 2; j += JS) {
+            if (ow0 / 2 + j >= POW) break;   // (VO 2: POW and ow0 / 2 + j even, so both windows are in)
+            float best[JS];
+            int bi[JS];
+            [[unroll]] for (int e = 0; e < JS; ++e) {
+              best[e] = 0.0;
+              bi[e] = -1;
+              [[unroll]] for (int a = 0; a < 2; ++a)
+                [[unroll]] for (int b = 0; b < 2; ++b) {
+                  float v = max(acc[i][2 * u + a][2 * (j + e) + b] + bm, 0.0);
+                  if (v > best[e] || bi[e] < 0) { best[e] = v; bi[e] = (oh0 + 2 * u + a) * p.OW + ow0 + 2 * (j + e) + b; }
+                }
+              bi[e] = best[e] > 0.0 ? bi[e] : -1;
+            }
             int at = pb + (m * POH + pr) * POW + j;
-            o[at] = best;
-            idxo[at] = best > 0.0 ? bi : -1;
+            if (VO == 2) {
+              o2[at >> 1] = vec2(best[0], best[JS - 1]);
+              idxo2[at >> 1] = ivec2(bi[0], bi[JS - 1]);
+            } else {
+              o[at] = best[0];
+              idxo[at] = bi[0];
+            }
           }
         }
       }
@@ -207,6 +223,12 @@ void main() {
             if (ow0 + q >= p.OW) break;
             vec4 v = vec4(acc[i][r][q], acc[i][r][q + 1], acc[i][r][q + 2], acc[i][r][q + 3]) + bm;
             o4[(row + q) >> 2] = ACT == 1 ? max(v, vec4(0.0)) : v;
+          }
+        } else if (VO == 2) {   // OW and ow0 even: whole pairs inside the row
+          [[unroll]] for (int q = 0; q < TW; q += 2) {
+            if (ow0 + q >= p.OW) break;
+            vec2 v = vec2(acc[i][r][q], acc[i][r][q + 1]) + bm;
+            o2[(row + q) >> 1] = ACT == 1 ? max(v, vec2(0.0)) : v;
           }
         } else {
           [[unroll]] for (int q = 0; q < TW; ++q) {

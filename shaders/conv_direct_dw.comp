@@ -79,8 +79,13 @@ void main() {
               float v = texelFetch(X, p.offX + (ok ? xb + (ih0 + r) * p.W + iw0 + q : 0)).x;
               pt[r][q] = ok ? v : 0.0;
             }
-          float d[TM][TR][TW];   // zero past the last channel, row or column
           if (UNPOOL == 1) {
+            // Each 2x2 window of dy holds one nonzero value at most (at its argmax; none where the
+            // ReLU masked it), so a window's products are that value times the patch at the
+            // argmax's offset (a, b): per window and channel KH*KW FMAs and about two selects per
+            // tap instead of 4*KH*KW FMAs, three of every four of them with a zero.
+            float dv[TM][TR / 2][TW / 2];
+            bool wa[TM][TR / 2][TW / 2], wb[TM][TR / 2][TW / 2];
             [[unroll]] for (int i = 0; i < TM; ++i)
               [[unroll]] for (int u = 0; u < TR / 2; ++u)
                 [[unroll]] for (int j = 0; j < TW / 2; ++j) {
@@ -89,19 +94,37 @@ void main() {
                   int at = ok ? db + i * POH * POW + pr * POW + pc : 0;
                   float v = ok ? texelFetch(DY, p.offDY + at).x : 0.0;
                   int k = int(texelFetch(Idx, p.offIdx + at).x);
-                  [[unroll]] for (int a = 0; a < 2; ++a)
-                    [[unroll]] for (int b = 0; b < 2; ++b)
-                      d[i][2 * u + a][2 * j + b] = k == (oh0 + 2 * u + a) * p.OW + ow0 + 2 * j + b ? v : 0.0;
+                  int rel = k - ((oh0 + 2 * u) * p.OW + ow0 + 2 * j);   // 0, 1, OW or OW + 1 (k = -1: masked)
+                  bool a = rel >= p.OW;
+                  dv[i][u][j] = k >= 0 ? v : 0.0;
+                  wa[i][u][j] = a;
+                  wb[i][u][j] = rel - (a ? p.OW : 0) == 1;
                 }
-          } else {
+            if (BIAS == 1)
+              [[unroll]] for (int i = 0; i < TM; ++i)
+                [[unroll]] for (int u = 0; u < TR / 2; ++u)
+                  [[unroll]] for (int j = 0; j < TW / 2; ++j) bsum[i] += dv[i][u][j];
             [[unroll]] for (int i = 0; i < TM; ++i)
-              [[unroll]] for (int r = 0; r < TR; ++r)
-                [[unroll]] for (int q = 0; q < TW; ++q) {
-                  bool ok = mok[i] && oh0 + r < p.OH && ow0 + q < p.OW;
-                  float v = texelFetch(DY, p.offDY + (ok ? db + i * OHW + (oh0 + r) * p.OW + ow0 + q : 0)).x;
-                  d[i][r][q] = ok ? v : 0.0;
-                }
+              [[unroll]] for (int u = 0; u < TR / 2; ++u)
+                [[unroll]] for (int j = 0; j < TW / 2; ++j)
+                  [[unroll]] for (int kh = 0; kh < KH; ++kh)
+                    [[unroll]] for (int kw = 0; kw < KW; ++kw) {
+                      int r0 = 2 * u * SH + kh * DH, q0 = 2 * j * SW + kw * DW;
+                      bool a = wa[i][u][j];
+                      float x0 = a ? pt[r0 + SH][q0] : pt[r0][q0];
+                      float x1 = a ? pt[r0 + SH][q0 + SW] : pt[r0][q0 + SW];
+                      acc[i][kh * KW + kw] = fma(dv[i][u][j], wb[i][u][j] ? x1 : x0, acc[i][kh * KW + kw]);
+                    }
+            continue;
           }
+          float d[TM][TR][TW];   // zero past the last channel, row or column
+          [[unroll]] for (int i = 0; i < TM; ++i)
+            [[unroll]] for (int r = 0; r < TR; ++r)
+              [[unroll]] for (int q = 0; q < TW; ++q) {
+                bool ok = mok[i] && oh0 + r < p.OH && ow0 + q < p.OW;
+                float v = texelFetch(DY, p.offDY + (ok ? db + i * OHW + (oh0 + r) * p.OW + ow0 + q : 0)).x;
+                d[i][r][q] = ok ? v : 0.0;
+              }
           if (BIAS == 1)
             [[unroll]] for (int i = 0; i < TM; ++i)
               [[unroll]] for (int r = 0; r < TR; ++r)

@@ -236,7 +236,10 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   uint32_t local = local_1d(dev);
   while (local > 8 && lanes < int64_t(local) * 8) local /= 2;
   uint32_t groups = uint32_t(std::clamp<int64_t>((lanes + local - 1) / local, 1, max_groups(dev)));
-  int vo = !pool_idx && OW % 4 == 0 && tw % 4 == 0 && vec4_ok(y) ? 1 : 0;
+  // Output stores of four or two columns (pooled: two windows) where the rows and blocks allow.
+  int vo = 0;
+  if (pool_idx) vo = (OW / 2) % 2 == 0 && tw % 4 == 0 && vec4_ok(y) && vec4_ok(*pool_idx) ? 2 : 0;
+  else if (vec4_ok(y)) vo = OW % 4 == 0 && tw % 4 == 0 ? 1 : OW % 2 == 0 && tw % 2 == 0 ? 2 : 0;
   std::vector<int32_t> spec = {i32(local), 0, tm, tr, tw, KH, KW, sh, sw, dh, dw, bias ? 1 : 0, vo, 0, relu ? 1 : 0,
                                pool_idx ? 1 : 0, unpool_idx ? 1 : 0, one_w ? 1 : 0};
   launch(dev, ShaderId::conv_direct, spec, p,
@@ -266,7 +269,17 @@ DirectDwPlan plan_direct_dw(int MO, int OH, int OW, int KH, int KW, int sh, int 
   DirectDwPlan q{};
   // Blocks of 2 rows x TW columns, TW from 4..8 wasting the fewest columns at the right edge.
   q.tr = std::min(OH, 2), q.tw = std::min(OW, 4);
-  if (OW > 4) q.tw = unpool ? cheapest_width(OW, {8, 6, 4}, 4) : cheapest_width(OW, {8, 7, 6, 5, 4}, 4);
+  if (OW > 4) q.tw = cheapest_width(OW, {8, 7, 6, 5, 4}, 4);
+  if (unpool) {
+    // One or two 2x2 windows per block (the kernel's sparse path: per window KH*KW FMAs and the
+    // selects of the argmax's patch values; larger blocks measured slower, 2026-12-07): 4x2, 2x4
+    // or 2x2, whichever pads the plane least, the larger on a tie. LeNet-5 conv1 4x2, conv2 2x2.
+    int64_t best = -1;
+    for (auto [r, c] : {std::pair{4, 2}, {2, 4}, {2, 2}}) {
+      int64_t area = int64_t((OH + r - 1) / r * r) * ((OW + c - 1) / c * c);
+      if (best < 0 || area < best) best = area, q.tr = r, q.tw = c;
+    }
+  }
   if (const char* e = std::getenv("VKWB_CONV_DW_TILE")) {   // tuning knob: TRxTW
     if (std::sscanf(e, "%dx%d", &q.tr, &q.tw) != 2 || q.tr < 1 || q.tw < 1 || q.tr > 8 || q.tw > 16)
       throw Error(std::string("VKWB_CONV_DW_TILE=") + e + ": expected TRxTW, rows 1..8, columns 1..16");

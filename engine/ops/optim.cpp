@@ -138,7 +138,8 @@ void optim_update(const OptimStep& s, Tensor& param, const Tensor& grad, Tensor*
   const Tensor& c = s3 ? *s3 : a;
   bool v4 = vec4_ok(param) && vec4_ok(grad) && vec4_ok(a) && vec4_ok(b) && vec4_ok(c);
   launch(dev, ShaderId::optim, {i32(local_1d(dev)), int32_t(s.op), v4 ? 1 : 0, s.flag ? 1 : 0, s.momentum > 0.f ? 1 : 0}, p, {param, grad, a, b, c, *scale},
-         groups_1d(dev, v4 ? (param.numel() + 3) / 4 : param.numel()));
+         groups_1d(dev, v4 ? (param.numel() + 3) / 4 : param.numel()), 1, 1,
+         profile_label("optim", std::to_string(param.numel())));
 }
 
 }  // namespace vkwb

@@ -230,16 +230,26 @@ BOOST_AUTO_TEST_CASE(convolution) {
         return concat({conv2d_relu_max_pool2d(in[0], in[1], in[2], o, {}).reshape({-1}),
                        conv2d_relu_max_pool2d(in[0], in[1], affine(in[2], 1.f, -0.7f), o, {}).reshape({-1})}, 0);   // windows at 0
       }, {x, w, b}, 1e-4, 1e-4);
+      // Its backward with the host's blocks (the data and weight gradients read the pooled
+      // gradient through the window indices), with some windows masked by the ReLU.
+      check_op("conv2d+relu+max_pool2d 2x2 fwd+bwd " + tag, [o](auto& in) {
+        for (auto& t : in) t.requires_grad_();
+        Tensor y = conv2d_relu_max_pool2d(in[0], in[1], affine(in[2], 1.f, -0.3f), o, {});
+        sum(mul(y, y)).backward();
+        return concat({y.reshape({-1}), in[0].grad().reshape({-1}), in[1].grad().reshape({-1}), in[2].grad()}, 0);
+      }, {x, w, b}, 1e-3, 1e-4);
     }
   }
   unsetenv("VKWB_CONV");
   unsetenv("VKWB_CONV_DW");
   // The pooling epilogue with taller pixel blocks (4 rows: two pooled rows per block, an odd
-  // count of block rows past the edge).
+  // count of block rows past the edge); the weight gradient's sparse unpooling with the same
+  // blocks (several windows per block in both directions; the host picks one or two).
   for (const char* tile : {"2x8", "4x6"})
   // (12 single-channel images: more blocks than invocations, each invocation reusing its weights.)
   for (auto& c : std::vector<Case>{cases[0], cases[1], cases[3], {{12, 1, 28, 28}, {6, 1, 5, 5}, {.pad_h = 2, .pad_w = 2}}}) {
     setenv("VKWB_CONV_DIRECT_TILE", tile, 1);
+    setenv("VKWB_CONV_DW_TILE", tile, 1);
     Input x = rnd(c.x, 24), w = rnd(c.w, 25), b = rnd({c.w[0]}, 26);
     auto o = c.o;
     check_op("conv2d+relu+max_pool2d 2x2, " + std::string(tile) + " blocks, fwd+bwd " + c.x.str() + c.w.str(), [o](auto& in) {
@@ -250,6 +260,7 @@ BOOST_AUTO_TEST_CASE(convolution) {
     }, {x, w, b}, 1e-3, 1e-4);
   }
   unsetenv("VKWB_CONV_DIRECT_TILE");
+  unsetenv("VKWB_CONV_DW_TILE");
   // Several register tiles in every direction (rows > 16 in the forward and the data gradient,
   // columns > 32 everywhere, odd remainders): forward and all three gradients vs the reference.
   {
