@@ -44,6 +44,7 @@ layout(push_constant) uniform P {
 const int PR = (TR - 1) * SH + (KH - 1) * DH + 1;
 const int PC = (TW - 1) * SW + (KW - 1) * DW + 1;
 const int KK = KH * KW;
+const int KEEP = PC - TW * SW;   // patch columns shared with the next block of the row (if > 0)
 
 void main() {
   int HW = p.H * p.W, OHW = p.OH * p.OW;
@@ -68,14 +69,25 @@ void main() {
     for (int n = s * p.per_slice; n < n_end; ++n) {
       int xb = ((n * p.G + g) * p.CI + c) * HW;
       int db = ((n * p.G + g) * p.MO + m0) * (UNPOOL == 1 ? POH * POW : OHW);
-      for (int oh0 = 0; oh0 < p.OH; oh0 += TR)
+      for (int oh0 = 0; oh0 < p.OH; oh0 += TR) {
+        int ih0 = oh0 * SH - p.ph;
+        float pt[PR][PC];   // the input patch ("patch" is a GLSL keyword)
+        // The blocks of a row walk right by TW*SW input columns; the patch's last KEEP columns are
+        // the next block's first (a 2x2 block of a 5x5 kernel fetches 12 values instead of 36).
+        // The row's first block fetches its first KEEP columns here, every block the rest below.
+        [[unroll]] for (int r = 0; r < PR; ++r)
+          [[unroll]] for (int q = 0; q < KEEP; ++q) {
+            int iw = q - p.pw;
+            bool ok = ih0 + r >= 0 && ih0 + r < p.H && iw >= 0 && iw < p.W;
+            // Outside the image: fetch a valid texel (the tensor's first), then drop it.
+            float v = texelFetch(X, p.offX + (ok ? xb + (ih0 + r) * p.W + iw : 0)).x;
+            pt[r][q] = ok ? v : 0.0;
+          }
         for (int ow0 = 0; ow0 < p.OW; ow0 += TW) {
-          int ih0 = oh0 * SH - p.ph, iw0 = ow0 * SW - p.pw;
-          float pt[PR][PC];   // the input patch ("patch" is a GLSL keyword)
+          int iw0 = ow0 * SW - p.pw;
           [[unroll]] for (int r = 0; r < PR; ++r)
-            [[unroll]] for (int q = 0; q < PC; ++q) {
+            [[unroll]] for (int q = KEEP > 0 ? KEEP : 0; q < PC; ++q) {
               bool ok = ih0 + r >= 0 && ih0 + r < p.H && iw0 + q >= 0 && iw0 + q < p.W;
-              // Outside the image: fetch a valid texel (the tensor's first), then drop it.
               float v = texelFetch(X, p.offX + (ok ? xb + (ih0 + r) * p.W + iw0 + q : 0)).x;
               pt[r][q] = ok ? v : 0.0;
             }
@@ -115,8 +127,7 @@ void main() {
                       float x1 = a ? pt[r0 + SH][q0 + SW] : pt[r0][q0 + SW];
                       acc[i][kh * KW + kw] = fma(dv[i][u][j], wb[i][u][j] ? x1 : x0, acc[i][kh * KW + kw]);
                     }
-            continue;
-          }
+          } else {
           float d[TM][TR][TW];   // zero past the last channel, row or column
           [[unroll]] for (int i = 0; i < TM; ++i)
             [[unroll]] for (int r = 0; r < TR; ++r)
@@ -142,7 +153,11 @@ void main() {
                 [[unroll]] for (int q = 0; q < TW; ++q)
                   [[unroll]] for (int kw = 0; kw < KW; ++kw)
                     acc[i][kh * KW + kw] = fma(d[i][r][q], pt[r * SH + kh * DH][q * SW + kw * DW], acc[i][kh * KW + kw]);
+          }
+          [[unroll]] for (int r = 0; r < PR; ++r)
+            [[unroll]] for (int q = 0; q < KEEP; ++q) pt[r][q] = pt[r][q + TW * SW];
         }
+      }
     }
     int ob = ((s * p.G + g) * p.MO + m0) * p.CI * KK + c * KK;
     [[unroll]] for (int i = 0; i < TM; ++i) {
