@@ -10,6 +10,7 @@
 #include "engine/ops.h"
 #include "engine/stream.h"
 #include "nets/checkpoint.h"
+#include "nets/parallel.h"
 
 namespace vkwb::agents {
 
@@ -35,10 +36,7 @@ Tensor elementwise_loss(const std::string& kind, const Tensor& q, const Tensor& 
 
 std::string auto_target_net(const Device& dev) { return dev.runs_on_host_cores() ? "host" : "device"; }
 
-bool use_host_optimizer(const Device& dev, int replicas) {
-  if (const char* e = std::getenv("VKWB_HOST_OPTIM"); e && *e) return std::string(e) != "0";
-  return dev.runs_on_host_cores() && replicas == 1;
-}
+bool use_host_optimizer(const Device& dev, int replicas) { return nn::host_optimizer_pays(dev, replicas); }
 
 LinearExec hidden_linear_exec(const Device& dev, int replicas) {
   if (const char* e = std::getenv("VKWB_LINEAR"); e && *e) return parse_linear_exec(e, "VKWB_LINEAR");

@@ -33,7 +33,7 @@ struct DqnStats {
 // What target_net = auto means on `dev`: host on a CPU driver (lavapipe) or the CPU backend, where
 // the update runs on one core and the host thread would wait on the other; device elsewhere.
 std::string auto_target_net(const Device& dev);
-// Whether the learner's optimizer updates run on the host (nn::Optimizer::set_host_update; the
+// Whether the learner's optimizer updates run on the host (nn::host_optimizer_pays; the
 // same results bit for bit): on a CPU driver with one replica, whose updates run on one core while
 // the host thread waits on the other (+28 % median training frames/s). VKWB_HOST_OPTIM=0|1
 // overrides it (benchmarks).

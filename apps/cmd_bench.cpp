@@ -80,7 +80,7 @@ static void register_bench(CLI::App& app) {
     auto r = bench::bench_train(dev, o);
     if (*json) {
       std::printf("%s\n", nlohmann::json({{"device", dev.name()}, {"model", r.model}, {"width", o.width}, {"batch", r.batch}, {"image_size", o.image_size}, {"channels", o.channels}, {"optimizer", o.optimizer}, {"data", r.data}, {"replicas", r.replicas},
-                                          {"train_images_per_sec", r.images_per_sec}, {"ms_per_step", r.ms_per_step},
+                                          {"optimizer_on", r.optimizer_on}, {"train_images_per_sec", r.images_per_sec}, {"ms_per_step", r.ms_per_step},
                                           {"inference_images_per_sec", r.inference_images_per_sec}, {"inference_batch", r.inference_batch},
                                           {"peak_rss_mib", r.peak_rss_mib}, {"first_step_ms", r.first_step_ms},
                                           {"pipelines", r.pipelines}, {"warm_up_ms", r.warm_up_ms}, {"profile", r.profile}})
@@ -88,9 +88,9 @@ static void register_bench(CLI::App& app) {
                               .c_str());
       return;
     }
-    std::printf("%s (width %g, %dx%dx%d, %s data) on %s%s, batch %d, %s: %.0f img/s (%.2f ms/step); inference batch %d: %.0f img/s; peak RSS %.0f MiB\n",
+    std::printf("%s (width %g, %dx%dx%d, %s data) on %s%s, batch %d, %s (updates on the %s): %.0f img/s (%.2f ms/step); inference batch %d: %.0f img/s; peak RSS %.0f MiB\n",
                 r.model.c_str(), o.width, o.channels, o.image_size, o.image_size, r.data.c_str(), dev.name().c_str(),
-                r.replicas > 1 ? (" x " + std::to_string(r.replicas) + " replicas").c_str() : "", r.batch, o.optimizer.c_str(),
+                r.replicas > 1 ? (" x " + std::to_string(r.replicas) + " replicas").c_str() : "", r.batch, o.optimizer.c_str(), r.optimizer_on.c_str(),
                 r.images_per_sec, r.ms_per_step, r.inference_batch, r.inference_images_per_sec, r.peak_rss_mib);
     if (r.pipelines)
       std::printf("start-up: first step %.0f ms, creating %zu pipelines on the way; the same %zu created up front in one batch (warm-up): %.0f ms\n",

@@ -31,6 +31,7 @@ struct TrainBenchResult {
   size_t pipelines = 0;
   double warm_up_ms = 0;
   int replicas = 1;
+  std::string optimizer_on = "device";   // where the updates ran: host or device (nn::host_optimizer_pays)
 };
 struct TrainBenchOptions {
   std::string model = "lenet5";

@@ -39,10 +39,14 @@ TrainBenchResult bench_train(Device& base, const TrainBenchOptions& o) {
   mo.in_channels = C;
   // One replica: the model on `base`. More: data-parallel replicas (nets/parallel.h), each
   // training on a shard of every batch; the figures are for the whole batch.
-  nn::DataParallel dp(Device::open_replicas(base, o.replicas > 0 ? o.replicas : nn::auto_replicas(base, batch)), 0,
-                      [&](nn::ModuleContext& ctx) { return nn::models::make_model(model, ctx, mo); },
-                      // the optimizer's default lr (adam: 1e-3)
-                      [&](std::vector<Tensor*> p) { return nn::make_optimizer(o.optimizer, std::move(p), 0.f); });
+  std::vector<Device*> replicas = Device::open_replicas(base, o.replicas > 0 ? o.replicas : nn::auto_replicas(base, batch));
+  const bool host_optimizer = nn::host_optimizer_pays(*replicas[0], int(replicas.size()));   // as `vkwb train` decides
+  nn::DataParallel dp(replicas, 0, [&](nn::ModuleContext& ctx) { return nn::models::make_model(model, ctx, mo); },
+                      [&](std::vector<Tensor*> p) {
+                        auto opt = nn::make_optimizer(o.optimizer, std::move(p), 0.f);   // its default lr (adam: 1e-3)
+                        opt->set_host_update(host_optimizer);
+                        return opt;
+                      });
   Device& dev = dp.device(0);
   const int R = dp.size();
   // The data: Fashion-MNIST as the PyTorch peer trains on it (pixels / 255, normalised with the
@@ -142,7 +146,7 @@ TrainBenchResult bench_train(Device& base, const TrainBenchOptions& o) {
   dp.sync();
   double el = std::chrono::duration<double>(clk::now() - t0).count();
   TrainBenchResult r{model, batch, steps * double(batch) / el, 1e3 * el / steps, 0, peak_rss_mib(), "", real ? "fashion-mnist" : "random", 1000,
-                     first_ms, pipelines, warm_ms, R};
+                     first_ms, pipelines, warm_ms, R, host_optimizer && host_optim_supported(dev) ? "host" : "device"};
   if (profile && !dev.is_cpu()) {
     r.profile = dev.stream().timing_table();
     dev.stream().set_profiling(false);

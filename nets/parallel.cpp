@@ -24,6 +24,11 @@ int auto_replicas(const Device& dev, int batch) {
   return std::clamp(std::min(cores, batch), 1, 8);
 }
 
+bool host_optimizer_pays(const Device& dev, int replicas) {
+  if (const char* e = std::getenv("VKWB_HOST_OPTIM"); e && *e) return std::string(e) != "0";
+  return replicas == 1 && host_optim_supported(dev);
+}
+
 DataParallel::DataParallel(const std::vector<Device*>& devices, uint64_t seed, const ModelFactory& make_model,
                            const OptimizerFactory& make_optimizer) {
   if (devices.empty()) throw Error("DataParallel: no devices");

@@ -26,6 +26,14 @@ namespace vkwb::nn {
 // a CPU driver, at most 8 and at most one per sample of a batch of `batch`; else 1.
 int auto_replicas(const Device& dev, int batch);
 
+// Whether training with `replicas` replicas of `dev` should run the optimizer's updates on the
+// host (Optimizer::set_host_update, the kernel's results bit for bit): with one replica on a CPU
+// driver. The host updates a parameter in about 1 ns where the kernel takes about 4 ns, and the
+// device's cores would otherwise wait for it (LeNet-5 `--replicas 1` +12-14 % img/s, the DQN
+// learner +28 % frames/s; docs/PERFORMANCE.md). With more replicas every core already runs one
+// and it measured no faster (LeNet-5, 2 replicas: within the noise). VKWB_HOST_OPTIM=0|1 overrides.
+bool host_optimizer_pays(const Device& dev, int replicas);
+
 class DataParallel {
  public:
   using ModelFactory = std::function<ModulePtr(ModuleContext&)>;

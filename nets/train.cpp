@@ -84,12 +84,14 @@ ClassifierTrainer::ClassifierTrainer(Device& dev, const TrainConfig& cfg) : dev_
   mo.batch_norm = cfg_.batch_norm;
   mo.dropout = cfg_.dropout;
   mo.depth = cfg_.depth;
+  std::vector<Device*> replicas = Device::open_replicas(dev, cfg_.replicas);
+  const bool host_optimizer = host_optimizer_pays(*replicas[0], int(replicas.size()));
   dp_ = std::make_unique<DataParallel>(
-      Device::open_replicas(dev, cfg_.replicas), cfg_.seed,
-      [&](ModuleContext& ctx) { return models::make_model(cfg_.model, ctx, mo); },
+      replicas, cfg_.seed, [&](ModuleContext& ctx) { return models::make_model(cfg_.model, ctx, mo); },
       [&](std::vector<Tensor*> params) {
         auto o = make_optimizer(cfg_.optimizer, std::move(params), cfg_.lr, cfg_.weight_decay, cfg_.momentum);
         o->clip_grad_norm(cfg_.clip_norm);
+        o->set_host_update(host_optimizer);
         return o;
       });
   model_ = dp_->model_ptr(0);
