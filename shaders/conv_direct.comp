@@ -70,20 +70,22 @@ const int PR = (TR - 1) * SH + (KH - 1) * DH + 1;
 const int PC = (TW - 1) * SW + (KW - 1) * DW + 1;
 
 void prepare() {
-  int KK = KH * KW;
-  int total = p.G * p.CI * KK * p.MP;
+  // One invocation per (group, channel, tap) row of MP outputs: a division by a value known only at
+  // run time is a scalar loop over the lanes in llvmpipe's code, so one per row, not per element.
+  const int KK = KH * KW;
+  int rows = p.G * p.CI * KK;
   int stride = int(gl_NumWorkGroups.x * gl_WorkGroupSize.x);
-  for (int e = int(gl_GlobalInvocationID.x); e < total; e += stride) {
-    int m = e % p.MP, rest = e / p.MP;
-    int tap = rest % KK;
-    rest /= KK;
+  for (int row = int(gl_GlobalInvocationID.x); row < rows; row += stride) {
+    int tap = row % KK, rest = row / KK;
     int c = rest % p.CI, g = rest / p.CI;
-    float v = 0.0;
-    if (m < p.MO) {
-      if (FLIP == 0) v = src[((g * p.MO + m) * p.CI + c) * KK + tap];
-      else v = src[((g * p.CI + c) * p.MO + m) * KK + (KK - 1 - tap)];
+    for (int m = 0; m < p.MP; ++m) {
+      float v = 0.0;
+      if (m < p.MO) {
+        if (FLIP == 0) v = src[((g * p.MO + m) * p.CI + c) * KK + tap];
+        else v = src[((g * p.CI + c) * p.MO + m) * KK + (KK - 1 - tap)];
+      }
+      o[row * p.MP + m] = v;
     }
-    o[e] = v;
   }
 }
 

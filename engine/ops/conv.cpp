@@ -222,8 +222,8 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   p.offX = texel_index(x);
   if (unpool_idx) p.offIdx = texel_index(*unpool_idx, Texel::u32);
   std::vector<int32_t> prep = {i32(local_1d(dev)), 1, tm, 1, 1, KH, KW, 1, 1, 1, 1, 0, 0, flip ? 1 : 0};
-  launch(dev, ShaderId::conv_direct, prep, p, {texel(x), texel(x), wt, w, wt, texel(x, Texel::u32)}, groups_1d(dev, uint64_t(wt_n)),
-         1u, 1u, "conv_direct weights");
+  launch(dev, ShaderId::conv_direct, prep, p, {texel(x), texel(x), wt, w, wt, texel(x, Texel::u32)}, groups_1d(dev, uint64_t(wt_n / mp)),
+         1u, 1u, profile_label(flip ? "conv_direct weights dX" : "conv_direct weights", std::to_string(wt_n)));
   p.offW = texel_index(wt, Texel::f32x4);
   p.tiles_r = (OH + tr - 1) / tr;
   p.tiles_c = (OW + tw - 1) / tw;
