@@ -72,16 +72,22 @@ std::vector<Tensor> DataParallel::step(int64_t step_index, int n, const std::fun
   auto sh = shards(n);
   std::vector<Tensor> losses(static_cast<size_t>(R));
   std::vector<double> weights(static_cast<size_t>(R), 0.0);   // 0: the replica sat this step out
+  // Every replica's forward first, then every backward, each submitted as soon as it is recorded:
+  // the last replica starts (and finishes) one forward's recording after the first instead of one
+  // forward's and one backward's, and the all-reduce below waits for the last.
   for (int r = 0; r < R; ++r) {
     Replica& rep = replicas_[size_t(r)];
     rep.opt->zero_grad();   // idle replicas too: no stale gradient may reach their optimizer
     if (sh[size_t(r)].count == 0) continue;
     rep.model->set_step(R == 1 ? step_index : step_index * R + r);
-    Tensor l = loss(r, sh[size_t(r)]);
-    l.backward();
-    flush(r);   // start it while the host records the next
-    losses[size_t(r)] = l;
+    losses[size_t(r)] = loss(r, sh[size_t(r)]);
+    flush(r);
     weights[size_t(r)] = double(sh[size_t(r)].count) / n;
+  }
+  for (int r = 0; r < R; ++r) {
+    if (!losses[size_t(r)].defined()) continue;
+    losses[size_t(r)].backward();
+    flush(r);
   }
   if (R > 1) all_reduce_gradients(weights);
   for (int r = 0; r < R; ++r) {
