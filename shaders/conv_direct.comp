@@ -50,7 +50,9 @@ layout(constant_id = 15) const int POOL = 0;
 layout(constant_id = 16) const int UNPOOL = 0;
 // ONE_W == 1 (one input channel, one channel tile, one group: a network's first layer): the
 // weights are the same for every block, so each invocation fetches them once, before its blocks
-// (the host gives each invocation several blocks), instead of once per block.
+// (the host gives each invocation several blocks), instead of once per block. Without UNPOOL
+// those blocks are `seg` consecutive block rows of one image and block column, and the patch rolls
+// down them: each block fetches only the TR*SH input rows the block above did not (ROLL below).
 layout(constant_id = 17) const int ONE_W = 0;
 layout(binding = 0) uniform samplerBuffer X;    // MODE 0: the input (R32F view)
 layout(binding = 1) uniform samplerBuffer Wt;   // MODE 0: wt (RGBA32F view)
@@ -63,11 +65,13 @@ layout(std430, binding = 4) writeonly buffer Idx2 { ivec2 idxo2[]; };
 layout(binding = 5) uniform usamplerBuffer IdxIn;   // UNPOOL 1 (else any texel view, unused)
 layout(push_constant) uniform P {
   int N; int CI; int H; int W; int MO; int MP; int OH; int OW; int ph; int pw; int G;
-  int offX; int offW; int tiles_r; int tiles_c; int tiles_m; int offIdx;
+  int offX; int offW; int tiles_r; int tiles_c; int tiles_m; int offIdx; int seg; int segs;
 } p;
 
 const int PR = (TR - 1) * SH + (KH - 1) * DH + 1;
 const int PC = (TW - 1) * SW + (KW - 1) * DW + 1;
+const bool ROLL = ONE_W == 1 && UNPOOL == 0;
+const int KEEPR = PR - TR * SH;   // ROLL: patch rows shared with the next block row (if > 0)
 
 void prepare() {
   // One invocation per (group, channel, tap) row of MP outputs: a division by a value known only at
@@ -95,7 +99,7 @@ void main() {
     return;
   }
   int HW = p.H * p.W, OHW = p.OH * p.OW;
-  int total = p.tiles_c * p.tiles_r * p.N * p.tiles_m * p.G;
+  int total = ROLL ? p.tiles_c * p.segs * p.N : p.tiles_c * p.tiles_r * p.N * p.tiles_m * p.G;
   float wa[KH * KW][(TM + 3) / 4 * 4];   // TM = 6: the second texel's last two go unused
   if (ONE_W == 1)
     [[unroll]] for (int tap = 0; tap < KH * KW; ++tap)
@@ -108,25 +112,49 @@ void main() {
     // Column tiles fastest, group and channel tile slowest: neighbouring lanes share weights.
     int tc = t % p.tiles_c;
     int rest = t / p.tiles_c;
-    int tr = rest % p.tiles_r;
-    rest /= p.tiles_r;
-    int n = rest % p.N;
-    rest /= p.N;
-    int mt = rest % p.tiles_m, g = rest / p.tiles_m;
-    int m0 = mt * TM, oh0 = tr * TR, ow0 = tc * TW;
-    int ih0 = oh0 * SH - p.ph, iw0 = ow0 * SW - p.pw;
+    int tr_begin, tr_end, n, mt = 0, g = 0;
+    if (ROLL) {   // a segment of block rows
+      int sg = rest % p.segs;
+      n = rest / p.segs;
+      tr_begin = sg * p.seg;
+      tr_end = min(tr_begin + p.seg, p.tiles_r);
+    } else {
+      tr_begin = rest % p.tiles_r;
+      tr_end = tr_begin + 1;
+      rest /= p.tiles_r;
+      n = rest % p.N;
+      rest /= p.N;
+      mt = rest % p.tiles_m;
+      g = rest / p.tiles_m;
+    }
+    int m0 = mt * TM, ow0 = tc * TW;
+    int iw0 = ow0 * SW - p.pw;
+    bool cok[PC];
+    [[unroll]] for (int q = 0; q < PC; ++q) cok[q] = iw0 + q >= 0 && iw0 + q < p.W;
+    float pt[PR][PC];   // the input patch ("patch" is a GLSL keyword)
+    if (ROLL) {   // the segment's first block: the rows the loop below takes from the block above
+      int ih0 = tr_begin * TR * SH - p.ph;
+      int xb = n * HW + ih0 * p.W + iw0;   // (one group, one input channel)
+      [[unroll]] for (int r = 0; r < KEEPR; ++r)
+        [[unroll]] for (int q = 0; q < PC; ++q) {
+          bool ok = ih0 + r >= 0 && ih0 + r < p.H && cok[q];
+          float v = texelFetch(X, p.offX + (ok ? xb + r * p.W + q : 0)).x;
+          pt[r][q] = ok ? v : 0.0;
+        }
+    }
+    for (int tr = tr_begin; tr < tr_end; ++tr) {
+    int oh0 = tr * TR;
+    int ih0 = oh0 * SH - p.ph;
     float acc[TM][TR][TW];
     [[unroll]] for (int i = 0; i < TM; ++i)
       [[unroll]] for (int r = 0; r < TR; ++r)
         [[unroll]] for (int q = 0; q < TW; ++q) acc[i][r][q] = 0.0;
-    bool rok[PR], cok[PC];
+    bool rok[PR];
     [[unroll]] for (int r = 0; r < PR; ++r) rok[r] = ih0 + r >= 0 && ih0 + r < p.H;
-    [[unroll]] for (int q = 0; q < PC; ++q) cok[q] = iw0 + q >= 0 && iw0 + q < p.W;
     int PH = p.H / 2, PW = p.W / 2;   // UNPOOL: the pooled plane
     int xb = UNPOOL == 1 ? (n * p.G + g) * p.CI * PH * PW : (n * p.G + g) * p.CI * HW + ih0 * p.W + iw0;
     int wb = (g * p.CI * KH * KW * p.MP + m0) >> 2;   // texels; MP and m0 are multiples of 4
     for (int c = 0; c < p.CI; ++c) {
-      float pt[PR][PC];   // the input patch ("patch" is a GLSL keyword)
       if (UNPOOL == 1) {
         [[unroll]] for (int u = 0; u < (PR + 1) / 2; ++u)
           [[unroll]] for (int j = 0; j < (PC + 1) / 2; ++j) {
@@ -141,7 +169,7 @@ void main() {
                   pt[2 * u + a][2 * j + b] = k == (ih0 + 2 * u + a) * p.W + iw0 + 2 * j + b ? v : 0.0;
           }
       } else {
-        [[unroll]] for (int r = 0; r < PR; ++r)
+        [[unroll]] for (int r = ROLL && KEEPR > 0 ? KEEPR : 0; r < PR; ++r)
           [[unroll]] for (int q = 0; q < PC; ++q) {
             bool ok = rok[r] && cok[q];
             // Outside the image: fetch a valid texel (the tensor's first), then drop it.
@@ -171,6 +199,9 @@ void main() {
             [[unroll]] for (int kw = 0; kw < KW; ++kw)
               [[unroll]] for (int q = 0; q < TW; ++q)
                 acc[i][r][q] = fma(wa[kh * KW + kw][i], pt[r * SH + kh * DH][q * SW + kw * DW], acc[i][r][q]);
+      if (ROLL)   // the next block row's first rows
+        [[unroll]] for (int r = 0; r < KEEPR; ++r)
+          [[unroll]] for (int q = 0; q < PC; ++q) pt[r][q] = pt[r + TR * SH][q];
       xb += UNPOOL == 1 ? PH * PW : HW;
       wb += (KH * KW * p.MP) >> 2;
     }
@@ -241,5 +272,6 @@ void main() {
         }
       }
     }
+  }   // block rows
   }
 }

@@ -218,7 +218,7 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   // accumulators on the stack fits what was seen.
   int64_t wt_n = int64_t(G) * CI * KH * KW * mp;
   Tensor wt = Tensor::empty({std::max<int64_t>(wt_n, 4096)}, dev, x.dtype());
-  DirectConvP p{N, CI, H, W, MO, mp, OH, OW, ph, pw, G, 0, 0, 0, 0, 0, 0};
+  DirectConvP p{N, CI, H, W, MO, mp, OH, OW, ph, pw, G, 0, 0, 0, 0, 0, 0, 1, 1};
   p.offX = texel_index(x);
   if (unpool_idx) p.offIdx = texel_index(*unpool_idx, Texel::u32);
   std::vector<int32_t> prep = {i32(local_1d(dev)), 1, tm, 1, 1, KH, KW, 1, 1, 1, 1, 0, 0, flip ? 1 : 0};
@@ -233,6 +233,17 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   // and each invocation takes ~8 blocks (at least 256 invocations, for the SIMD lanes of the cores).
   bool one_w = CI == 1 && p.tiles_m == 1 && G == 1;
   int64_t lanes = one_w ? std::min(tiles, std::max<int64_t>(256, tiles / 8)) : tiles;
+  if (one_w && !unpool_idx) {
+    // Each invocation takes a segment of `seg` block rows of one block column, the patch rolling
+    // down it (only TR*SH new input rows per block; the shader's ROLL): the fewest segments that
+    // still give ~128 invocations. LeNet-5's first layer at 32 images: 2 segments of 7 block
+    // rows per column, 578 -> ~500 us per dispatch on one thread (docs/PERFORMANCE.md).
+    int64_t columns = int64_t(p.tiles_c) * N;
+    int64_t per_column = std::clamp<int64_t>((128 + columns - 1) / columns, 1, p.tiles_r);
+    p.seg = int32_t((p.tiles_r + per_column - 1) / per_column);
+    p.segs = (p.tiles_r + p.seg - 1) / p.seg;
+    lanes = columns * p.segs;
+  }
   uint32_t local = local_1d(dev);
   while (local > 8 && lanes < int64_t(local) * 8) local /= 2;
   uint32_t groups = uint32_t(std::clamp<int64_t>((lanes + local - 1) / local, 1, max_groups(dev)));

@@ -200,6 +200,11 @@ BOOST_AUTO_TEST_CASE(convolution) {
       // The DQN net's layer on 13 images: the implicit weight gradient's slices of >= 256 output
       // pixels (4, 4, 4 and 1 images) and their sum.
       {{13, 4, 10, 10}, {16, 4, 3, 3}, {}},
+      // One input channel on enough images that the direct forward's invocations take segments
+      // of several block rows (the patch rolling down them, a shorter last segment), odd sizes;
+      // then with stride 2 (one shared patch row).
+      {{16, 1, 23, 19}, {6, 1, 5, 5}, {.pad_h = 2, .pad_w = 2}},
+      {{48, 1, 17, 15}, {3, 1, 3, 3}, {.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1}},
   };
   // All device paths: direct and implicit GEMM (CPU Vulkan devices; on the direct path the weight
   // gradient by either kernel, VKWB_CONV_DW) and im2col + GEMM (GPUs).
