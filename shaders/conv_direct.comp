@@ -54,6 +54,13 @@ layout(constant_id = 16) const int UNPOOL = 0;
 // those blocks are `seg` consecutive block rows of one image and block column, and the patch rolls
 // down them: each block fetches only the TR*SH input rows the block above did not (ROLL below).
 layout(constant_id = 17) const int ONE_W = 0;
+// FULLW == 1: one block spans the output's width (tiles_c 1, so ow0 = 0), and the input's width and
+// left padding are these constants: the patch columns outside the input are known when the kernel
+// is compiled, and their FMAs (zero products: a data gradient's padding is KW - 1 columns on each
+// side) and fetches are left out. LeNet-5's conv2 data gradient: 50 of its 70 column taps remain.
+layout(constant_id = 18) const int FULLW = 0;
+layout(constant_id = 19) const int CW = 1;    // FULLW: the input width (p.W)
+layout(constant_id = 20) const int CPW = 0;   // FULLW: the left padding (p.pw)
 layout(binding = 0) uniform samplerBuffer X;    // MODE 0: the input (R32F view)
 layout(binding = 1) uniform samplerBuffer Wt;   // MODE 0: wt (RGBA32F view)
 layout(std430, binding = 2) writeonly buffer Out { float o[]; };
@@ -71,6 +78,8 @@ layout(push_constant) uniform P {
 const int PR = (TR - 1) * SH + (KH - 1) * DH + 1;
 const int PC = (TW - 1) * SW + (KW - 1) * DW + 1;
 const bool ROLL = ONE_W == 1 && UNPOOL == 0;
+// Whether patch column q can hold an input value (false: known zero, FULLW only).
+bool col_in(int q) { return FULLW == 0 || (q - CPW >= 0 && q - CPW < CW); }
 const int KEEPR = PR - TR * SH;   // ROLL: patch rows shared with the next block row (if > 0)
 
 void prepare() {
@@ -158,6 +167,7 @@ void main() {
       if (UNPOOL == 1) {
         [[unroll]] for (int u = 0; u < (PR + 1) / 2; ++u)
           [[unroll]] for (int j = 0; j < (PC + 1) / 2; ++j) {
+            if (!col_in(2 * j) && !col_in(2 * j + 1)) continue;   // (never read)
             int pr = ih0 / 2 + u, pc = iw0 / 2 + j;   // ih0, iw0 even
             bool ok = pr >= 0 && pr < PH && pc >= 0 && pc < PW;
             int at = ok ? xb + pr * PW + pc : 0;
@@ -171,6 +181,7 @@ void main() {
       } else {
         [[unroll]] for (int r = ROLL && KEEPR > 0 ? KEEPR : 0; r < PR; ++r)
           [[unroll]] for (int q = 0; q < PC; ++q) {
+            if (!col_in(q)) continue;   // (never read)
             bool ok = rok[r] && cok[q];
             // Outside the image: fetch a valid texel (the tensor's first), then drop it.
             float v = texelFetch(X, p.offX + (ok ? xb + r * p.W + q : 0)).x;
@@ -198,7 +209,8 @@ void main() {
           [[unroll]] for (int kh = 0; kh < KH; ++kh)
             [[unroll]] for (int kw = 0; kw < KW; ++kw)
               [[unroll]] for (int q = 0; q < TW; ++q)
-                acc[i][r][q] = fma(wa[kh * KW + kw][i], pt[r * SH + kh * DH][q * SW + kw * DW], acc[i][r][q]);
+                if (col_in(q * SW + kw * DW))
+                  acc[i][r][q] = fma(wa[kh * KW + kw][i], pt[r * SH + kh * DH][q * SW + kw * DW], acc[i][r][q]);
       if (ROLL)   // the next block row's first rows
         [[unroll]] for (int r = 0; r < KEEPR; ++r)
           [[unroll]] for (int q = 0; q < PC; ++q) pt[r][q] = pt[r + TR * SH][q];

@@ -253,6 +253,10 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   else if (vec4_ok(y)) vo = OW % 4 == 0 && tw % 4 == 0 ? 1 : OW % 2 == 0 && tw % 2 == 0 ? 2 : 0;
   std::vector<int32_t> spec = {i32(local), 0, tm, tr, tw, KH, KW, sh, sw, dh, dw, bias ? 1 : 0, vo, 0, relu ? 1 : 0,
                                pool_idx ? 1 : 0, unpool_idx ? 1 : 0, one_w ? 1 : 0};
+  // One block across the output's width: the padding's columns are compiled out (FULLW). Only
+  // when there is padding (else nothing is left out, and each width would be a pipeline of its own).
+  const bool fullw = p.tiles_c == 1 && pw > 0;
+  spec.insert(spec.end(), {fullw ? 1 : 0, fullw ? W : 1, fullw ? pw : 0});
   launch(dev, ShaderId::conv_direct, spec, p,
          {texel(x), texel(wt, Texel::f32x4), y, bias ? *bias : y, pool_idx ? *pool_idx : y,
           texel(unpool_idx ? *unpool_idx : x, Texel::u32)},
