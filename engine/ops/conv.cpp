@@ -259,11 +259,8 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   spec.insert(spec.end(), {fullw ? 1 : 0, fullw ? W : 1, fullw ? pw : 0, 0, 0, 1});
   // The block rows in dispatches: without ROLL, each block row whose patch reaches into the top or
   // bottom padding gets a dispatch of its own with its rows compiled out (FIXR), the rows between
-  // one dispatch (LeNet-5's conv2 data gradient, 4 rows of padding each side: 2 + 3 + 2). Each
-  // edge row is a pipeline of its own (~0.1-0.2 s to compile, ~15 MiB of JIT code each on
-  // llvmpipe), so only where it leaves out at least 10 % of the (output row, tap row) pairs, with
-  // at most 4 edge rows a side: that data gradient (29 %), not a 3x3 or 5x5 forward with "same"
-  // padding (2-4 %). Else one dispatch.
+  // one dispatch (at most 4 edge rows a side; LeNet-5's conv2 data gradient, 4 rows of padding
+  // each side: 2 + 3 + 2). Else one dispatch.
   struct Rows { int tr0, trn, ih0; bool fix; };
   std::vector<Rows> parts;
   const int prows = (tr - 1) * sh + (KH - 1) * dh + 1;
@@ -272,14 +269,7 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
     int top = 0, bottom = p.tiles_r;
     while (top < p.tiles_r && edge(top)) ++top;
     while (bottom > top && edge(bottom - 1)) --bottom;
-    int64_t pairs = 0, out = 0;   // (output row, tap row) pairs of the whole output, and the padding's
-    for (int oh = 0; oh < p.tiles_r * tr; ++oh)
-      for (int kh = 0; kh < KH; ++kh) {
-        int ih = oh * sh - ph + kh * dh;
-        ++pairs;
-        out += ih < 0 || ih >= H;
-      }
-    if (top <= 4 && p.tiles_r - bottom <= 4 && out * 10 >= pairs) {
+    if (top <= 4 && p.tiles_r - bottom <= 4) {
       for (int r = 0; r < top; ++r) parts.push_back({r, 1, r * tr * sh - ph, true});
       if (bottom > top) parts.push_back({top, bottom - top, 0, false});
       for (int r = bottom; r < p.tiles_r; ++r) parts.push_back({r, 1, r * tr * sh - ph, true});
