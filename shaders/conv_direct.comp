@@ -61,13 +61,6 @@ layout(constant_id = 17) const int ONE_W = 0;
 layout(constant_id = 18) const int FULLW = 0;
 layout(constant_id = 19) const int CW = 1;    // FULLW: the input width (p.W)
 layout(constant_id = 20) const int CPW = 0;   // FULLW: the left padding (p.pw)
-// FIXR == 1: the dispatch covers one block row (p.trn 1, not ROLL), whose first input row is CIH0
-// in an input of CH rows: the patch rows outside the input (the top and bottom padding of an
-// edge block row) are left out like FULLW's columns. The host gives each edge block row a
-// dispatch of its own and the rows between one with FIXR 0.
-layout(constant_id = 21) const int FIXR = 0;
-layout(constant_id = 22) const int CIH0 = 0;
-layout(constant_id = 23) const int CH = 1;
 layout(binding = 0) uniform samplerBuffer X;    // MODE 0: the input (R32F view)
 layout(binding = 1) uniform samplerBuffer Wt;   // MODE 0: wt (RGBA32F view)
 layout(std430, binding = 2) writeonly buffer Out { float o[]; };
@@ -80,7 +73,6 @@ layout(binding = 5) uniform usamplerBuffer IdxIn;   // UNPOOL 1 (else any texel 
 layout(push_constant) uniform P {
   int N; int CI; int H; int W; int MO; int MP; int OH; int OW; int ph; int pw; int G;
   int offX; int offW; int tiles_r; int tiles_c; int tiles_m; int offIdx; int seg; int segs;
-  int tr0; int trn;   // not ROLL: the dispatch's block rows
 } p;
 
 const int PR = (TR - 1) * SH + (KH - 1) * DH + 1;
@@ -88,7 +80,6 @@ const int PC = (TW - 1) * SW + (KW - 1) * DW + 1;
 const bool ROLL = ONE_W == 1 && UNPOOL == 0;
 // Whether patch column q can hold an input value (false: known zero, FULLW only).
 bool col_in(int q) { return FULLW == 0 || (q - CPW >= 0 && q - CPW < CW); }
-bool row_in(int r) { return FIXR == 0 || (CIH0 + r >= 0 && CIH0 + r < CH); }   // patch row r, likewise
 const int KEEPR = PR - TR * SH;   // ROLL: patch rows shared with the next block row (if > 0)
 
 void prepare() {
@@ -117,7 +108,7 @@ void main() {
     return;
   }
   int HW = p.H * p.W, OHW = p.OH * p.OW;
-  int total = ROLL ? p.tiles_c * p.segs * p.N : p.tiles_c * p.trn * p.N * p.tiles_m * p.G;
+  int total = ROLL ? p.tiles_c * p.segs * p.N : p.tiles_c * p.tiles_r * p.N * p.tiles_m * p.G;
   float wa[KH * KW][(TM + 3) / 4 * 4];   // TM = 6: the second texel's last two go unused
   if (ONE_W == 1)
     [[unroll]] for (int tap = 0; tap < KH * KW; ++tap)
@@ -137,9 +128,9 @@ void main() {
       tr_begin = sg * p.seg;
       tr_end = min(tr_begin + p.seg, p.tiles_r);
     } else {
-      tr_begin = p.tr0 + rest % p.trn;
+      tr_begin = rest % p.tiles_r;
       tr_end = tr_begin + 1;
-      rest /= p.trn;
+      rest /= p.tiles_r;
       n = rest % p.N;
       rest /= p.N;
       mt = rest % p.tiles_m;
@@ -177,7 +168,6 @@ void main() {
         [[unroll]] for (int u = 0; u < (PR + 1) / 2; ++u)
           [[unroll]] for (int j = 0; j < (PC + 1) / 2; ++j) {
             if (!col_in(2 * j) && !col_in(2 * j + 1)) continue;   // (never read)
-            if (!row_in(2 * u) && !row_in(2 * u + 1)) continue;
             int pr = ih0 / 2 + u, pc = iw0 / 2 + j;   // ih0, iw0 even
             bool ok = pr >= 0 && pr < PH && pc >= 0 && pc < PW;
             int at = ok ? xb + pr * PW + pc : 0;
@@ -191,7 +181,7 @@ void main() {
       } else {
         [[unroll]] for (int r = ROLL && KEEPR > 0 ? KEEPR : 0; r < PR; ++r)
           [[unroll]] for (int q = 0; q < PC; ++q) {
-            if (!col_in(q) || !row_in(r)) continue;   // (never read)
+            if (!col_in(q)) continue;   // (never read)
             bool ok = rok[r] && cok[q];
             // Outside the image: fetch a valid texel (the tensor's first), then drop it.
             float v = texelFetch(X, p.offX + (ok ? xb + r * p.W + q : 0)).x;
@@ -219,7 +209,7 @@ void main() {
           [[unroll]] for (int kh = 0; kh < KH; ++kh)
             [[unroll]] for (int kw = 0; kw < KW; ++kw)
               [[unroll]] for (int q = 0; q < TW; ++q)
-                if (col_in(q * SW + kw * DW) && row_in(r * SH + kh * DH))
+                if (col_in(q * SW + kw * DW))
                   acc[i][r][q] = fma(wa[kh * KW + kw][i], pt[r * SH + kh * DH][q * SW + kw * DW], acc[i][r][q]);
       if (ROLL)   // the next block row's first rows
         [[unroll]] for (int r = 0; r < KEEPR; ++r)

@@ -218,7 +218,7 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   // accumulators on the stack fits what was seen.
   int64_t wt_n = int64_t(G) * CI * KH * KW * mp;
   Tensor wt = Tensor::empty({std::max<int64_t>(wt_n, 4096)}, dev, x.dtype());
-  DirectConvP p{N, CI, H, W, MO, mp, OH, OW, ph, pw, G, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0};
+  DirectConvP p{N, CI, H, W, MO, mp, OH, OW, ph, pw, G, 0, 0, 0, 0, 0, 0, 1, 1};
   p.offX = texel_index(x);
   if (unpool_idx) p.offIdx = texel_index(*unpool_idx, Texel::u32);
   std::vector<int32_t> prep = {i32(local_1d(dev)), 1, tm, 1, 1, KH, KW, 1, 1, 1, 1, 0, 0, flip ? 1 : 0};
@@ -256,45 +256,16 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   // One block across the output's width: the padding's columns are compiled out (FULLW). Only
   // when there is padding (else nothing is left out, and each width would be a pipeline of its own).
   const bool fullw = p.tiles_c == 1 && pw > 0;
-  spec.insert(spec.end(), {fullw ? 1 : 0, fullw ? W : 1, fullw ? pw : 0, 0, 0, 1});
-  // The block rows in dispatches: without ROLL, each block row whose patch reaches into the top or
-  // bottom padding gets a dispatch of its own with its rows compiled out (FIXR), the rows between
-  // one dispatch (at most 4 edge rows a side; LeNet-5's conv2 data gradient, 4 rows of padding
-  // each side: 2 + 3 + 2). Else one dispatch.
-  struct Rows { int tr0, trn, ih0; bool fix; };
-  std::vector<Rows> parts;
-  const int prows = (tr - 1) * sh + (KH - 1) * dh + 1;
-  auto edge = [&](int r) { int ih0 = r * tr * sh - ph; return ih0 < 0 || ih0 + prows > H; };
-  if (!(one_w && !unpool_idx) && ph > 0) {
-    int top = 0, bottom = p.tiles_r;
-    while (top < p.tiles_r && edge(top)) ++top;
-    while (bottom > top && edge(bottom - 1)) --bottom;
-    if (top <= 4 && p.tiles_r - bottom <= 4) {
-      for (int r = 0; r < top; ++r) parts.push_back({r, 1, r * tr * sh - ph, true});
-      if (bottom > top) parts.push_back({top, bottom - top, 0, false});
-      for (int r = bottom; r < p.tiles_r; ++r) parts.push_back({r, 1, r * tr * sh - ph, true});
-    }
-  }
-  if (parts.empty()) parts.push_back({0, p.tiles_r, 0, false});
-  const std::string shape = std::to_string(G * CI) + ">" + std::to_string(G * MO) + "@" + std::to_string(OH) + "x" +
-                            std::to_string(OW) + " " + std::to_string(tr) + "x" + std::to_string(tw) + "x" + std::to_string(tm);
-  const char* kind = flip ? (unpool_idx ? "conv_direct dX unpool" : "conv_direct dX") : pool_idx ? "conv_direct fwd+pool" : "conv_direct fwd";
-  for (const Rows& part : parts) {
-    p.tr0 = part.tr0;
-    p.trn = part.trn;
-    spec[spec.size() - 3] = part.fix ? 1 : 0;
-    spec[spec.size() - 2] = part.fix ? part.ih0 : 0;
-    spec[spec.size() - 1] = part.fix ? H : 1;
-    uint32_t g = groups;
-    if (parts.size() > 1) {
-      int64_t l = int64_t(p.tiles_c) * part.trn * N * p.tiles_m * G;
-      g = uint32_t(std::clamp<int64_t>((l + local - 1) / local, 1, max_groups(dev)));
-    }
-    launch(dev, ShaderId::conv_direct, spec, p,
-           {texel(x), texel(wt, Texel::f32x4), y, bias ? *bias : y, pool_idx ? *pool_idx : y,
-            texel(unpool_idx ? *unpool_idx : x, Texel::u32)},
-           g, 1u, 1u, profile_label(kind, shape + (parts.size() > 1 ? " rows " + std::to_string(part.tr0) + (part.fix ? " edge" : "+") : "")));
-  }
+  spec.insert(spec.end(), {fullw ? 1 : 0, fullw ? W : 1, fullw ? pw : 0});
+  launch(dev, ShaderId::conv_direct, spec, p,
+         {texel(x), texel(wt, Texel::f32x4), y, bias ? *bias : y, pool_idx ? *pool_idx : y,
+          texel(unpool_idx ? *unpool_idx : x, Texel::u32)},
+         groups, 1u, 1u,
+         profile_label(flip ? (unpool_idx ? "conv_direct dX unpool" : "conv_direct dX")
+                            : pool_idx ? "conv_direct fwd+pool" : "conv_direct fwd",
+                       std::to_string(G * CI) + ">" + std::to_string(G * MO) + "@" + std::to_string(OH) + "x" +
+                           std::to_string(OW) + " " + std::to_string(tr) + "x" + std::to_string(tw) + "x" +
+                           std::to_string(tm)));
 }
 
 // The weight gradient's two kernels on the direct path, and how the host picks between them.
