@@ -152,138 +152,139 @@ void main() {
         }
     }
     for (int tr = tr_begin; tr < tr_end; ++tr) {
-    int oh0 = tr * TR;
-    int ih0 = oh0 * SH - p.ph;
-    float acc[TM][TR][TW];
-    [[unroll]] for (int i = 0; i < TM; ++i)
-      [[unroll]] for (int r = 0; r < TR; ++r)
-        [[unroll]] for (int q = 0; q < TW; ++q) acc[i][r][q] = 0.0;
-    bool rok[PR];
-    [[unroll]] for (int r = 0; r < PR; ++r) rok[r] = ih0 + r >= 0 && ih0 + r < p.H;
-    int PH = p.H / 2, PW = p.W / 2;   // UNPOOL: the pooled plane
-    int xb = UNPOOL == 1 ? (n * p.G + g) * p.CI * PH * PW : (n * p.G + g) * p.CI * HW + ih0 * p.W + iw0;
-    int wb = (g * p.CI * KH * KW * p.MP + m0) >> 2;   // texels; MP and m0 are multiples of 4
-    for (int c = 0; c < p.CI; ++c) {
-      if (UNPOOL == 1) {
-        [[unroll]] for (int u = 0; u < (PR + 1) / 2; ++u)
-          [[unroll]] for (int j = 0; j < (PC + 1) / 2; ++j) {
-            if (!col_in(2 * j) && !col_in(2 * j + 1)) continue;   // (never read)
-            int pr = ih0 / 2 + u, pc = iw0 / 2 + j;   // ih0, iw0 even
-            bool ok = pr >= 0 && pr < PH && pc >= 0 && pc < PW;
-            int at = ok ? xb + pr * PW + pc : 0;
-            float v = ok ? texelFetch(X, p.offX + at).x : 0.0;   // (k may match a position < 0)
-            int k = int(texelFetch(IdxIn, p.offIdx + at).x);
-            [[unroll]] for (int a = 0; a < 2; ++a)
-              [[unroll]] for (int b = 0; b < 2; ++b)
-                if (2 * u + a < PR && 2 * j + b < PC)
-                  pt[2 * u + a][2 * j + b] = k == (ih0 + 2 * u + a) * p.W + iw0 + 2 * j + b ? v : 0.0;
-          }
-      } else {
-        [[unroll]] for (int r = ROLL && KEEPR > 0 ? KEEPR : 0; r < PR; ++r)
-          [[unroll]] for (int q = 0; q < PC; ++q) {
-            if (!col_in(q)) continue;   // (never read)
-            bool ok = rok[r] && cok[q];
-            // Outside the image: fetch a valid texel (the tensor's first), then drop it.
-            float v = texelFetch(X, p.offX + (ok ? xb + r * p.W + q : 0)).x;
-            pt[r][q] = ok ? v : 0.0;
-          }
-      }
-      // Every weight of this input channel first, then the FMAs (below): a texel fetch is a
-      // function call in llvmpipe's JIT code that clobbers every vector register, so fetches between the FMAs (one weight texel per tap, as this kernel
-      // did until 2026-12-05) made every accumulator and patch value go to the stack and back
-      // once per tap (docs/PERFORMANCE.md: LeNet-5's convolutions 7-21 % faster this way).
-      if (ONE_W == 0)
-      [[unroll]] for (int tap = 0; tap < KH * KW; ++tap)
-        [[unroll]] for (int i = 0; i < TM; i += 4) {
-          vec4 w4 = texelFetch(Wt, p.offW + wb + (tap * p.MP + i >> 2));
-          wa[tap][i] = w4.x; wa[tap][i + 1] = w4.y; wa[tap][i + 2] = w4.z; wa[tap][i + 3] = w4.w;
-        }
-      // The TW accumulators of a block row take each tap in lockstep: TW independent add chains
-      // side by side instead of one chain of KH*KW dependent adds at a time, which left the
-      // out-of-order window with one or two chains in flight (llvmpipe evaluates fma() as a
-      // multiply and a dependent add). Every accumulator still sums its taps in the same order,
-      // so the results are bit-identical. 7-20 % faster per layer on LeNet-5 (docs/PERFORMANCE.md,
-      // 2026-12-07); lockstep over the TR rows too (2*TW chains) spilled and was 10-25 % slower.
+      int oh0 = tr * TR;
+      int ih0 = oh0 * SH - p.ph;
+      float acc[TM][TR][TW];
       [[unroll]] for (int i = 0; i < TM; ++i)
         [[unroll]] for (int r = 0; r < TR; ++r)
-          [[unroll]] for (int kh = 0; kh < KH; ++kh)
-            [[unroll]] for (int kw = 0; kw < KW; ++kw)
-              [[unroll]] for (int q = 0; q < TW; ++q)
-                if (col_in(q * SW + kw * DW))
-                  acc[i][r][q] = fma(wa[kh * KW + kw][i], pt[r * SH + kh * DH][q * SW + kw * DW], acc[i][r][q]);
-      if (ROLL)   // the next block row's first rows
-        [[unroll]] for (int r = 0; r < KEEPR; ++r)
-          [[unroll]] for (int q = 0; q < PC; ++q) pt[r][q] = pt[r + TR * SH][q];
-      xb += UNPOOL == 1 ? PH * PW : HW;
-      wb += (KH * KW * p.MP) >> 2;
-    }
-    if (POOL == 1) {
-      int POH = p.OH / 2, POW = p.OW / 2;
-      int pb = (n * p.G + g) * p.MO * POH * POW + ow0 / 2;
+          [[unroll]] for (int q = 0; q < TW; ++q) acc[i][r][q] = 0.0;
+      bool rok[PR];
+      [[unroll]] for (int r = 0; r < PR; ++r) rok[r] = ih0 + r >= 0 && ih0 + r < p.H;
+      int PH = p.H / 2, PW = p.W / 2;   // UNPOOL: the pooled plane
+      int xb = UNPOOL == 1 ? (n * p.G + g) * p.CI * PH * PW : (n * p.G + g) * p.CI * HW + ih0 * p.W + iw0;
+      int wb = (g * p.CI * KH * KW * p.MP + m0) >> 2;   // texels; MP and m0 are multiples of 4
+      for (int c = 0; c < p.CI; ++c) {
+        if (UNPOOL == 1) {
+          [[unroll]] for (int u = 0; u < (PR + 1) / 2; ++u)
+            [[unroll]] for (int j = 0; j < (PC + 1) / 2; ++j) {
+              if (!col_in(2 * j) && !col_in(2 * j + 1)) continue;   // (never read)
+              int pr = ih0 / 2 + u, pc = iw0 / 2 + j;   // ih0, iw0 even
+              bool ok = pr >= 0 && pr < PH && pc >= 0 && pc < PW;
+              int at = ok ? xb + pr * PW + pc : 0;
+              float v = ok ? texelFetch(X, p.offX + at).x : 0.0;   // (k may match a position < 0)
+              int k = int(texelFetch(IdxIn, p.offIdx + at).x);
+              [[unroll]] for (int a = 0; a < 2; ++a)
+                [[unroll]] for (int b = 0; b < 2; ++b)
+                  if (2 * u + a < PR && 2 * j + b < PC)
+                    pt[2 * u + a][2 * j + b] = k == (ih0 + 2 * u + a) * p.W + iw0 + 2 * j + b ? v : 0.0;
+            }
+        } else {
+          [[unroll]] for (int r = ROLL && KEEPR > 0 ? KEEPR : 0; r < PR; ++r)
+            [[unroll]] for (int q = 0; q < PC; ++q) {
+              if (!col_in(q)) continue;   // (never read)
+              bool ok = rok[r] && cok[q];
+              // Outside the image: fetch a valid texel (the tensor's first), then drop it.
+              float v = texelFetch(X, p.offX + (ok ? xb + r * p.W + q : 0)).x;
+              pt[r][q] = ok ? v : 0.0;
+            }
+        }
+        // Every weight of this input channel first, then the FMAs (below): a texel fetch is a
+        // function call in llvmpipe's JIT code that clobbers every vector register, so fetches between
+        // the FMAs (one weight texel per tap, as this kernel did until 2026-12-05) made every
+        // accumulator and patch value go to the stack and back once per tap (docs/PERFORMANCE.md:
+        // LeNet-5's convolutions 7-21 % faster this way).
+        if (ONE_W == 0)
+        [[unroll]] for (int tap = 0; tap < KH * KW; ++tap)
+          [[unroll]] for (int i = 0; i < TM; i += 4) {
+            vec4 w4 = texelFetch(Wt, p.offW + wb + (tap * p.MP + i >> 2));
+            wa[tap][i] = w4.x; wa[tap][i + 1] = w4.y; wa[tap][i + 2] = w4.z; wa[tap][i + 3] = w4.w;
+          }
+        // The TW accumulators of a block row take each tap in lockstep: TW independent add chains
+        // side by side instead of one chain of KH*KW dependent adds at a time, which left the
+        // out-of-order window with one or two chains in flight (llvmpipe evaluates fma() as a
+        // multiply and a dependent add). Every accumulator still sums its taps in the same order,
+        // so the results are bit-identical. 7-20 % faster per layer on LeNet-5 (docs/PERFORMANCE.md,
+        // 2026-12-07); lockstep over the TR rows too (2*TW chains) spilled and was 10-25 % slower.
+        [[unroll]] for (int i = 0; i < TM; ++i)
+          [[unroll]] for (int r = 0; r < TR; ++r)
+            [[unroll]] for (int kh = 0; kh < KH; ++kh)
+              [[unroll]] for (int kw = 0; kw < KW; ++kw)
+                [[unroll]] for (int q = 0; q < TW; ++q)
+                  if (col_in(q * SW + kw * DW))
+                    acc[i][r][q] = fma(wa[kh * KW + kw][i], pt[r * SH + kh * DH][q * SW + kw * DW], acc[i][r][q]);
+        if (ROLL)   // the next block row's first rows
+          [[unroll]] for (int r = 0; r < KEEPR; ++r)
+            [[unroll]] for (int q = 0; q < PC; ++q) pt[r][q] = pt[r + TR * SH][q];
+        xb += UNPOOL == 1 ? PH * PW : HW;
+        wb += (KH * KW * p.MP) >> 2;
+      }
+      if (POOL == 1) {
+        int POH = p.OH / 2, POW = p.OW / 2;
+        int pb = (n * p.G + g) * p.MO * POH * POW + ow0 / 2;
+        [[unroll]] for (int i = 0; i < TM; ++i) {
+          int m = m0 + i;
+          if (m >= p.MO) break;
+          float bm = BIAS == 1 ? src[g * p.MO + m] : 0.0;
+          [[unroll]] for (int u = 0; u < TR / 2; ++u) {
+            int pr = oh0 / 2 + u;
+            if (pr >= POH) break;
+            const int JS = VO == 2 ? 2 : 1;   // windows per store
+            [[unroll]] for (int j = 0; j < TW / 2; j += JS) {
+              if (ow0 / 2 + j >= POW) break;   // (VO 2: POW and ow0 / 2 + j even, so both windows are in)
+              float best[JS];
+              int bi[JS];
+              [[unroll]] for (int e = 0; e < JS; ++e) {
+                best[e] = 0.0;
+                bi[e] = -1;
+                [[unroll]] for (int a = 0; a < 2; ++a)
+                  [[unroll]] for (int b = 0; b < 2; ++b) {
+                    float v = max(acc[i][2 * u + a][2 * (j + e) + b] + bm, 0.0);
+                    if (v > best[e] || bi[e] < 0) { best[e] = v; bi[e] = (oh0 + 2 * u + a) * p.OW + ow0 + 2 * (j + e) + b; }
+                  }
+                bi[e] = best[e] > 0.0 ? bi[e] : -1;
+              }
+              int at = pb + (m * POH + pr) * POW + j;
+              if (VO == 2) {
+                o2[at >> 1] = vec2(best[0], best[JS - 1]);
+                idxo2[at >> 1] = ivec2(bi[0], bi[JS - 1]);
+              } else {
+                o[at] = best[0];
+                idxo[at] = bi[0];
+              }
+            }
+          }
+        }
+        continue;
+      }
+      int yb = ((n * p.G + g) * p.MO) * OHW + oh0 * p.OW + ow0;
       [[unroll]] for (int i = 0; i < TM; ++i) {
         int m = m0 + i;
         if (m >= p.MO) break;
         float bm = BIAS == 1 ? src[g * p.MO + m] : 0.0;
-        [[unroll]] for (int u = 0; u < TR / 2; ++u) {
-          int pr = oh0 / 2 + u;
-          if (pr >= POH) break;
-          const int JS = VO == 2 ? 2 : 1;   // windows per store
-          [[unroll]] for (int j = 0; j < TW / 2; j += JS) {
-            if (ow0 / 2 + j >= POW) break;   // (VO 2: POW and ow0 / 2 + j even, so both windows are in)
-            float best[JS];
-            int bi[JS];
-            [[unroll]] for (int e = 0; e < JS; ++e) {
-              best[e] = 0.0;
-              bi[e] = -1;
-              [[unroll]] for (int a = 0; a < 2; ++a)
-                [[unroll]] for (int b = 0; b < 2; ++b) {
-                  float v = max(acc[i][2 * u + a][2 * (j + e) + b] + bm, 0.0);
-                  if (v > best[e] || bi[e] < 0) { best[e] = v; bi[e] = (oh0 + 2 * u + a) * p.OW + ow0 + 2 * (j + e) + b; }
-                }
-              bi[e] = best[e] > 0.0 ? bi[e] : -1;
+        [[unroll]] for (int r = 0; r < TR; ++r) {
+          if (oh0 + r >= p.OH) break;
+          int row = yb + m * OHW + r * p.OW;
+          if (VO == 1) {   // OW % 4 == 0 and ow0 % 4 == 0: whole quads inside the row
+            [[unroll]] for (int q = 0; q < TW; q += 4) {
+              if (ow0 + q >= p.OW) break;
+              vec4 v = vec4(acc[i][r][q], acc[i][r][q + 1], acc[i][r][q + 2], acc[i][r][q + 3]) + bm;
+              o4[(row + q) >> 2] = ACT == 1 ? max(v, vec4(0.0)) : v;
             }
-            int at = pb + (m * POH + pr) * POW + j;
-            if (VO == 2) {
-              o2[at >> 1] = vec2(best[0], best[JS - 1]);
-              idxo2[at >> 1] = ivec2(bi[0], bi[JS - 1]);
-            } else {
-              o[at] = best[0];
-              idxo[at] = bi[0];
+          } else if (VO == 2) {   // OW and ow0 even: whole pairs inside the row
+            [[unroll]] for (int q = 0; q < TW; q += 2) {
+              if (ow0 + q >= p.OW) break;
+              vec2 v = vec2(acc[i][r][q], acc[i][r][q + 1]) + bm;
+              o2[(row + q) >> 1] = ACT == 1 ? max(v, vec2(0.0)) : v;
+            }
+          } else {
+            [[unroll]] for (int q = 0; q < TW; ++q) {
+              if (ow0 + q >= p.OW) break;
+              float v = acc[i][r][q] + bm;
+              o[row + q] = ACT == 1 ? max(v, 0.0) : v;
             }
           }
         }
       }
-      continue;
-    }
-    int yb = ((n * p.G + g) * p.MO) * OHW + oh0 * p.OW + ow0;
-    [[unroll]] for (int i = 0; i < TM; ++i) {
-      int m = m0 + i;
-      if (m >= p.MO) break;
-      float bm = BIAS == 1 ? src[g * p.MO + m] : 0.0;
-      [[unroll]] for (int r = 0; r < TR; ++r) {
-        if (oh0 + r >= p.OH) break;
-        int row = yb + m * OHW + r * p.OW;
-        if (VO == 1) {   // OW % 4 == 0 and ow0 % 4 == 0: whole quads inside the row
-          [[unroll]] for (int q = 0; q < TW; q += 4) {
-            if (ow0 + q >= p.OW) break;
-            vec4 v = vec4(acc[i][r][q], acc[i][r][q + 1], acc[i][r][q + 2], acc[i][r][q + 3]) + bm;
-            o4[(row + q) >> 2] = ACT == 1 ? max(v, vec4(0.0)) : v;
-          }
-        } else if (VO == 2) {   // OW and ow0 even: whole pairs inside the row
-          [[unroll]] for (int q = 0; q < TW; q += 2) {
-            if (ow0 + q >= p.OW) break;
-            vec2 v = vec2(acc[i][r][q], acc[i][r][q + 1]) + bm;
-            o2[(row + q) >> 1] = ACT == 1 ? max(v, vec2(0.0)) : v;
-          }
-        } else {
-          [[unroll]] for (int q = 0; q < TW; ++q) {
-            if (ow0 + q >= p.OW) break;
-            float v = acc[i][r][q] + bm;
-            o[row + q] = ACT == 1 ? max(v, 0.0) : v;
-          }
-        }
-      }
-    }
-  }   // block rows
+    }   // block rows
   }
 }

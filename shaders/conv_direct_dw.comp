@@ -128,31 +128,31 @@ void main() {
                       acc[i][kh * KW + kw] = fma(dv[i][u][j], wb[i][u][j] ? x1 : x0, acc[i][kh * KW + kw]);
                     }
           } else {
-          float d[TM][TR][TW];   // zero past the last channel, row or column
-          [[unroll]] for (int i = 0; i < TM; ++i)
-            [[unroll]] for (int r = 0; r < TR; ++r)
-              [[unroll]] for (int q = 0; q < TW; ++q) {
-                bool ok = mok[i] && oh0 + r < p.OH && ow0 + q < p.OW;
-                float v = texelFetch(DY, p.offDY + (ok ? db + i * OHW + (oh0 + r) * p.OW + ow0 + q : 0)).x;
-                d[i][r][q] = ok ? v : 0.0;
-              }
-          if (BIAS == 1)
+            float d[TM][TR][TW];   // zero past the last channel, row or column
             [[unroll]] for (int i = 0; i < TM; ++i)
               [[unroll]] for (int r = 0; r < TR; ++r)
-                [[unroll]] for (int q = 0; q < TW; ++q) bsum[i] += d[i][r][q];
-          // Fetches first, then the FMAs (a texel fetch is a call that spills every vector
-          // register: see conv_direct.comp). The KW accumulators of a kernel row take the block's
-          // products in lockstep (KW independent add chains, each d value used KW times in a
-          // row), each still in (r, q) order: bit-identical to one accumulator at a time, and
-          // 5-10 % faster on LeNet-5's first layer (docs/PERFORMANCE.md, 2026-12-07). All KH*KW
-          // chains in lockstep spilled (20-40 % slower). (An interleaving of 2, 4 or 8
-          // accumulators' chains tried on 2026-12-05 was no faster.)
-          [[unroll]] for (int i = 0; i < TM; ++i)
-            [[unroll]] for (int kh = 0; kh < KH; ++kh)
-              [[unroll]] for (int r = 0; r < TR; ++r)
-                [[unroll]] for (int q = 0; q < TW; ++q)
-                  [[unroll]] for (int kw = 0; kw < KW; ++kw)
-                    acc[i][kh * KW + kw] = fma(d[i][r][q], pt[r * SH + kh * DH][q * SW + kw * DW], acc[i][kh * KW + kw]);
+                [[unroll]] for (int q = 0; q < TW; ++q) {
+                  bool ok = mok[i] && oh0 + r < p.OH && ow0 + q < p.OW;
+                  float v = texelFetch(DY, p.offDY + (ok ? db + i * OHW + (oh0 + r) * p.OW + ow0 + q : 0)).x;
+                  d[i][r][q] = ok ? v : 0.0;
+                }
+            if (BIAS == 1)
+              [[unroll]] for (int i = 0; i < TM; ++i)
+                [[unroll]] for (int r = 0; r < TR; ++r)
+                  [[unroll]] for (int q = 0; q < TW; ++q) bsum[i] += d[i][r][q];
+            // Fetches first, then the FMAs (a texel fetch is a call that spills every vector
+            // register: see conv_direct.comp). The KW accumulators of a kernel row take the block's
+            // products in lockstep (KW independent add chains, each d value used KW times in a
+            // row), each still in (r, q) order: bit-identical to one accumulator at a time, and
+            // 5-10 % faster on LeNet-5's first layer (docs/PERFORMANCE.md, 2026-12-07). All KH*KW
+            // chains in lockstep spilled (20-40 % slower). (An interleaving of 2, 4 or 8
+            // accumulators' chains tried on 2026-12-05 was no faster.)
+            [[unroll]] for (int i = 0; i < TM; ++i)
+              [[unroll]] for (int kh = 0; kh < KH; ++kh)
+                [[unroll]] for (int r = 0; r < TR; ++r)
+                  [[unroll]] for (int q = 0; q < TW; ++q)
+                    [[unroll]] for (int kw = 0; kw < KW; ++kw)
+                      acc[i][kh * KW + kw] = fma(d[i][r][q], pt[r * SH + kh * DH][q * SW + kw * DW], acc[i][kh * KW + kw]);
           }
           [[unroll]] for (int r = 0; r < PR; ++r)
             [[unroll]] for (int q = 0; q < KEEP; ++q) pt[r][q] = pt[r][q + TW * SW];
