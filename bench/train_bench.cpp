@@ -146,7 +146,7 @@ TrainBenchResult bench_train(Device& base, const TrainBenchOptions& o) {
   dp.sync();
   double el = std::chrono::duration<double>(clk::now() - t0).count();
   TrainBenchResult r{model, batch, steps * double(batch) / el, 1e3 * el / steps, 0, peak_rss_mib(), "", real ? "fashion-mnist" : "random", 1000,
-                     first_ms, pipelines, warm_ms, R, host_optimizer && host_optim_supported(dev) ? "host" : "device"};
+                     first_ms, pipelines, warm_ms, R, dp.optimizer(0).host_update() && host_optim_supported(dev) ? "host" : "device"};
   if (profile && !dev.is_cpu()) {
     r.profile = dev.stream().timing_table();
     dev.stream().set_profiling(false);

@@ -39,13 +39,34 @@ DataParallel::DataParallel(const std::vector<Device*>& devices, uint64_t seed, c
     r.opt = make_optimizer(r.params);
     replicas_.push_back(std::move(r));
   }
+  host_update0_ = replicas_[0].opt->host_update();
   broadcast(0);
   const char* e = std::getenv("VKWB_SHARD_OPTIM");   // 0: every replica updates everything (for A/B runs)
   shard_optimizer(replicas_.size() > 1 && !(e && std::string(e) == "0"));
+  const char* h = std::getenv("VKWB_HOST_REDUCE");   // 0: the device kernels (for A/B runs)
+  bool host = replicas_.size() > 1 && !(h && std::string(h) == "0");
+  for (auto& rep : replicas_) host = host && host_optim_supported(*rep.device);
+  if (host) reduce_on_host(true);
+}
+
+void DataParallel::reduce_on_host(bool on) {
+  const int R = size();
+  on = on && R > 1;
+  if (on) {
+    for (auto& rep : replicas_)
+      if (!host_optim_supported(*rep.device)) throw Error("DataParallel: host updates need mapped memory on a CPU driver (" + rep.device->name() + ")");
+    shard_optimizer(false);   // gathers a sharded state first
+  }
+  if (on == host_reduce_) return;
+  if (!on && replicas_[0].opt->steps() > 0) broadcast(0);   // every replica's optimizer takes over replica 0's state
+  host_reduce_ = on;
+  // Only replica 0's optimizer steps in this mode; the others keep the trainer's setting for later.
+  replicas_[0].opt->set_host_update(on || host_update0_);
 }
 
 void DataParallel::shard_optimizer(bool on) {
   const int R = size();
+  if (on && host_reduce_) reduce_on_host(false);
   // Leaving sharding after some steps: every replica needs the whole state, not just its shard.
   if (sharded_ && !on && replicas_[0].opt->steps() > 0) {
     gather_optimizer_state();
@@ -88,6 +109,10 @@ std::vector<Tensor> DataParallel::step(int64_t step_index, int n, const std::fun
     if (!losses[size_t(r)].defined()) continue;
     losses[size_t(r)].backward();
     flush(r);
+  }
+  if (R > 1 && host_reduce_) {
+    host_reduce_step(weights);
+    return losses;
   }
   if (R > 1) all_reduce_gradients(weights);
   for (int r = 0; r < R; ++r) {
@@ -185,6 +210,58 @@ void DataParallel::all_reduce_gradients(const std::vector<double>& weights) {
       else if (mapped && gr.dtype() == DType::f32) std::memcpy(gr.host_ptr(), sum.data(), numel * sizeof(float));
       else gr.copy_from_host(sum.data(), numel * sizeof(float));
     }
+  }
+}
+
+void DataParallel::host_reduce_step(const std::vector<double>& weights) {
+  const int R = size();
+  const size_t P = replicas_[0].params.size();
+  // Last parameter first: the order the host update walks (nets/optim.cpp).
+  for (size_t j = 0; j < P; ++j) {
+    const size_t i = P - 1 - j;
+    Tensor& p0 = *replicas_[0].params[i];
+    const size_t numel = size_t(p0.numel());
+    std::vector<const float*> src;
+    std::vector<float> w;
+    for (int r = 0; r < R; ++r) {
+      if (weights[size_t(r)] == 0) continue;
+      Tensor gr = replicas_[size_t(r)].params[i]->grad();
+      if (!gr.defined()) continue;   // the parameter took no part in this replica's loss
+      src.push_back(static_cast<const float*>(gr.host_ptr_ready()));   // waits for that replica's backward
+      w.push_back(float(weights[size_t(r)]));
+    }
+    if (src.empty()) continue;
+    Tensor g0 = p0.grad();
+    if (!g0.defined()) {
+      p0.set_grad(Tensor::zeros(p0.shape(), *replicas_[0].device));
+      g0 = p0.grad();
+    }
+    float* dst = static_cast<float*>(g0.host_ptr_ready());
+    // The sums all_reduce_gradients forms (0 + w0 g0 + w1 g1 ..., in replica order), in place:
+    // each element's sources are read before it is written.
+    if (src.size() == 2) {
+      const float *a = src[0], *b = src[1];
+      const float wa = w[0], wb = w[1];
+      for (size_t k = 0; k < numel; ++k) {
+        float s = 0.f;
+        s += wa * a[k];
+        s += wb * b[k];
+        dst[k] = s;
+      }
+    } else {
+      for (size_t k = 0; k < numel; ++k) {
+        float s = 0.f;
+        for (size_t q = 0; q < src.size(); ++q) s += w[q] * src[q][k];
+        dst[k] = s;
+      }
+    }
+  }
+  replicas_[0].opt->step();   // on the host, over replica 0's mapped memory
+  for (size_t i = 0; i < P; ++i) {
+    const Tensor& p0 = *replicas_[0].params[i];
+    const void* from = p0.host_ptr_ready();
+    for (int r = 1; r < R; ++r)
+      std::memcpy(replicas_[size_t(r)].params[i]->host_ptr_ready(), from, p0.nbytes());
   }
 }
 

@@ -30,8 +30,8 @@ int auto_replicas(const Device& dev, int batch);
 // host (Optimizer::set_host_update, the kernel's results bit for bit): with one replica on a CPU
 // driver. The host updates a parameter in about 1 ns where the kernel takes about 4 ns, and the
 // device's cores would otherwise wait for it (LeNet-5 `--replicas 1` +12-14 % img/s, the DQN
-// learner +28 % frames/s; docs/PERFORMANCE.md). With more replicas every core already runs one
-// and it measured no faster (LeNet-5, 2 replicas: within the noise). VKWB_HOST_OPTIM=0|1 overrides.
+// learner +28 % frames/s; docs/PERFORMANCE.md). VKWB_HOST_OPTIM=0|1 overrides. With more
+// replicas, DataParallel::reduce_on_host decides instead (one host update for all of them).
 bool host_optimizer_pays(const Device& dev, int replicas);
 
 class DataParallel {
@@ -57,7 +57,8 @@ class DataParallel {
   // One training step on a batch of n rows. loss(r, shard) builds replica r's loss (a scalar,
   // the mean over its shard) on device(r); the step backpropagates every replica's loss (each
   // device works while the host records the next), averages the gradients weighted by shard
-  // size (the full batch's mean-loss gradient), and steps every optimizer. Returns each
+  // size (the full batch's mean-loss gradient), and steps every optimizer (with reduce_on_host:
+  // replica 0's, on the host, then copies its weights to the others). Returns each
   // replica's loss tensor (undefined for an idle replica).
   std::vector<Tensor> step(int64_t step_index, int n, const std::function<Tensor(int, const Shard&)>& loss);
 
@@ -74,7 +75,8 @@ class DataParallel {
   // checkpoint into it) and its optimizer state.
   void broadcast(int from = 0);
 
-  // Sharded optimizer (ZeRO stage 1, on by default with more than one replica): replica r's
+  // Sharded optimizer (ZeRO stage 1, on by default with more than one replica unless the host
+  // update below is): replica r's
   // optimizer updates only shard r of every parameter (Optimizer::set_shard) and step() then
   // copies each updated shard to the other replicas, so the parameter-sized work of the update
   // (the optimizer's reads and writes, the largest part of a small net's step on a CPU driver)
@@ -86,6 +88,17 @@ class DataParallel {
   bool optimizer_sharded() const { return sharded_; }
   void gather_optimizer_state();
 
+  // Host update (on by default with more than one replica on a CPU driver whose memory is mapped;
+  // VKWB_HOST_REDUCE=0 turns it off): the all-reduce sums every replica's gradient into replica
+  // 0's, replica 0's optimizer updates on the host (Optimizer::set_host_update: the kernel's
+  // numbers bit for bit) and its parameters are copied to the other replicas. The other
+  // optimizers never step; replica 0's holds the whole state (as unsharded). Against the sharded
+  // kernels it saves the devices the update kernels (~0.14 ms per LeNet-5 step and replica) and
+  // the waits around them: the optimizer's submission, its completion, the shard exchange. The
+  // numbers are the same either way. Turning it on switches sharding off (and vice versa).
+  void reduce_on_host(bool on);
+  bool host_reduced() const { return host_reduce_; }
+
  private:
   struct Replica {
     Device* device;
@@ -94,9 +107,12 @@ class DataParallel {
     std::vector<Tensor*> params;
   };
   void all_reduce_gradients(const std::vector<double>& weights);   // weight 0: an idle replica
+  void host_reduce_step(const std::vector<double>& weights);       // reduce_on_host's step
   void all_gather_parameters();   // each replica's updated shard to every other replica
   std::vector<Replica> replicas_;
   bool sharded_ = false;
+  bool host_reduce_ = false;
+  bool host_update0_ = false;   // replica 0's own host-update setting, restored when host_reduce_ goes off
   std::vector<float> reduce_scratch_;
 };
 

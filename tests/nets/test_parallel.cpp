@@ -27,19 +27,34 @@ std::vector<float> flat(nn::Module& m) {
   return all;
 }
 
+// How the replicas update: every replica all of it (the kernels), each its shard (the kernels),
+// or replica 0 on the host (DataParallel::reduce_on_host).
+enum class Update { replicated, sharded, host };
+
 // Trains `model` for a few steps of odd batch sizes on R replicas; returns replica 0's weights
 // and checks every replica holds the same ones.
 std::vector<float> train_steps(const std::string& model, const std::string& optimizer, const std::vector<Device*>& devices,
-                               bool sharded = true) {
+                               Update update = Update::sharded) {
   const int R = int(devices.size());
   nn::models::ModelOptions mo;
   mo.dropout = 0.f;
   nn::DataParallel dp(devices, 7, [&](nn::ModuleContext& ctx) { return nn::models::make_model(model, ctx, mo); },
                       [&](std::vector<Tensor*> p) { return nn::make_optimizer(optimizer, std::move(p), 0.01f); });
   BOOST_REQUIRE_EQUAL(dp.size(), R);
-  const char* env = std::getenv("VKWB_SHARD_OPTIM");   // the A/B switch turns the default off
-  BOOST_CHECK_EQUAL(dp.optimizer_sharded(), R > 1 && !(env && std::string(env) == "0"));
-  dp.shard_optimizer(sharded);
+  // The defaults: with several replicas the host update where every replica's memory is mapped on
+  // a CPU driver, else the sharded kernels (each has an A/B switch that turns it off).
+  const char* env = std::getenv("VKWB_SHARD_OPTIM");
+  const char* henv = std::getenv("VKWB_HOST_REDUCE");
+  bool mapped = true;
+  for (Device* d : devices) mapped = mapped && host_optim_supported(*d);
+  const bool host_default = R > 1 && mapped && !(henv && std::string(henv) == "0");
+  BOOST_CHECK_EQUAL(dp.host_reduced(), host_default);
+  BOOST_CHECK_EQUAL(dp.optimizer_sharded(), R > 1 && !host_default && !(env && std::string(env) == "0"));
+  if (update == Update::host && !mapped) return {};   // (callers skip the comparison)
+  dp.shard_optimizer(update == Update::sharded);
+  dp.reduce_on_host(update == Update::host);
+  BOOST_CHECK_EQUAL(dp.host_reduced(), R > 1 && update == Update::host);
+  BOOST_CHECK_EQUAL(dp.optimizer_sharded(), R > 1 && update == Update::sharded);
   std::mt19937 g(11);
   std::normal_distribution<float> nd;
   for (int n : {7, 5, 1, 6}) {   // 4+3, 3+2, 1+idle, 3+3 on two replicas
@@ -60,8 +75,8 @@ std::vector<float> train_steps(const std::string& model, const std::string& opti
   for (int r = 1; r < R; ++r) BOOST_CHECK(flat(dp.model(r)) == w0);   // the same step everywhere, bit for bit
   return w0;
 }
-std::vector<float> train_steps(const std::string& model, const std::string& optimizer, int R, bool sharded = true) {
-  return train_steps(model, optimizer, Device::open_replicas(gpu(), R), sharded);
+std::vector<float> train_steps(const std::string& model, const std::string& optimizer, int R, Update update = Update::sharded) {
+  return train_steps(model, optimizer, Device::open_replicas(gpu(), R), update);
 }
 
 }  // namespace
@@ -142,11 +157,15 @@ BOOST_AUTO_TEST_CASE(optimizer_shards_cover_a_tensor_on_aligned_boundaries) {
 // The sharded optimizer (each replica updates its shard, then the shards are exchanged) takes
 // bit for bit the step every replica would take updating everything, for every optimizer kind
 // with state, on two and on three replicas (shards of one 64-element block and empty ones too).
+// The host update (replica 0 on the host, its weights copied to the others) takes it too.
 BOOST_AUTO_TEST_CASE(sharded_optimizer_steps_exactly_like_the_unsharded_one) {
+  const bool mapped = host_optim_supported(*Device::open_replicas(gpu(), 2)[0]);
   for (const char* optimizer : {"adam", "rmsprop_centered", "nesterov"})
     for (int R : {2, 3}) {
       BOOST_TEST_CONTEXT(optimizer << " on " << R << " replicas") {
-        BOOST_CHECK(train_steps("lenet5", optimizer, R, true) == train_steps("lenet5", optimizer, R, false));
+        auto replicated = train_steps("lenet5", optimizer, R, Update::replicated);
+        BOOST_CHECK(train_steps("lenet5", optimizer, R, Update::sharded) == replicated);
+        if (mapped) BOOST_CHECK(train_steps("lenet5", optimizer, R, Update::host) == replicated);
       }
     }
   // Devices without host-visible memory (GPUs): the all-reduce and the shard exchange go through
@@ -161,7 +180,7 @@ BOOST_AUTO_TEST_CASE(sharded_optimizer_steps_exactly_like_the_unsharded_one) {
     staged.push_back(&Device::open(o));
     BOOST_REQUIRE(!staged.back()->allocator().host_visible());
   }
-  BOOST_CHECK(train_steps("lenet5", "adam", staged, true) == train_steps("lenet5", "adam", 2, true));
+  BOOST_CHECK(train_steps("lenet5", "adam", staged, Update::sharded) == train_steps("lenet5", "adam", 2, Update::sharded));
 }
 
 // Sharding really splits the work: after a step each replica's optimizer state is current on its
