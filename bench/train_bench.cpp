@@ -41,7 +41,12 @@ TrainBenchResult bench_train(Device& base, const TrainBenchOptions& o) {
   // training on a shard of every batch; the figures are for the whole batch.
   std::vector<Device*> replicas = Device::open_replicas(base, o.replicas > 0 ? o.replicas : nn::auto_replicas(base, batch));
   const bool host_optimizer = nn::host_optimizer_pays(*replicas[0], int(replicas.size()));   // as `vkwb train` decides
-  nn::DataParallel dp(replicas, 0, [&](nn::ModuleContext& ctx) { return nn::models::make_model(model, ctx, mo); },
+  nn::DataParallel dp(replicas, 0,
+                      [&](nn::ModuleContext& ctx) {
+                        nn::ModulePtr m = nn::models::make_model(model, ctx, mo);
+                        nn::set_linear_exec(*m, nn::trainer_linear_exec(*ctx.device));   // as `vkwb train`
+                        return m;
+                      },
                       [&](std::vector<Tensor*> p) {
                         auto opt = nn::make_optimizer(o.optimizer, std::move(p), 0.f);   // its default lr (adam: 1e-3)
                         opt->set_host_update(host_optimizer);

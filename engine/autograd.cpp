@@ -23,6 +23,21 @@ struct HostGradTasks {
   }
 };
 thread_local HostGradTasks* g_host_tasks = nullptr;
+thread_local DeferredHostGrads* g_deferred = nullptr;
+}
+
+DeferredHostGrads::DeferredHostGrads() : prev_(g_deferred) { g_deferred = this; }
+DeferredHostGrads::~DeferredHostGrads() {
+  g_deferred = prev_;
+  try {
+    run();
+  } catch (...) {   // (a destructor must not throw; run() explicitly to see errors)
+  }
+}
+void DeferredHostGrads::run() {
+  auto todo = std::move(tasks_);
+  tasks_.clear();
+  for (auto& f : todo) f();
 }
 
 void defer_host_grad(const Tensor& result, std::function<void()> task) {
@@ -136,7 +151,13 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
   }
   if (!host.tasks.empty()) {
     if (!root.device().is_cpu()) root.device().stream().submit();   // the device runs the rest while the host works
-    host.run();
+    if (g_deferred) {
+      for (auto& f : host.tasks) g_deferred->tasks_.push_back(std::move(f));
+      host.tasks.clear();
+      host.pending.clear();
+    } else {
+      host.run();
+    }
   }
 }
 

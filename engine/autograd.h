@@ -51,4 +51,24 @@ void run_backward(const Tensor& root, const Tensor& grad_output);
 // at once. The task must wait for the device results it reads (Stream::wait_epoch).
 void defer_host_grad(const Tensor& result, std::function<void()> task);
 
+// While a DeferredHostGrads lives, run_backward leaves the host tasks still queued when its walk
+// is done (after submitting its device work) to the scope instead of running them, and run()
+// runs them: data parallelism records every replica's backward before the host computes any of
+// their deferred gradients, so no replica's device waits for another replica's host work. The
+// gradients those tasks fill must not be read before run() (the destructor runs what is left).
+class DeferredHostGrads {
+ public:
+  DeferredHostGrads();
+  ~DeferredHostGrads();
+  DeferredHostGrads(const DeferredHostGrads&) = delete;
+  DeferredHostGrads& operator=(const DeferredHostGrads&) = delete;
+  void run();
+  size_t pending() const { return tasks_.size(); }
+
+ private:
+  std::vector<std::function<void()>> tasks_;
+  DeferredHostGrads* prev_;
+  friend void run_backward(const Tensor& root, const Tensor& grad_output);
+};
+
 }  // namespace vkwb

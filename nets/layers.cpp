@@ -16,6 +16,11 @@ Tensor Linear::forward(const Tensor& x) { return linear(x, *weight_, bias_ ? *bi
 Tensor Linear::forward(const Tensor& x, Epilogue act) { return linear(x, *weight_, bias_ ? *bias_ : Tensor(), act, exec_); }
 std::string Linear::type_name() const { return "Linear(" + std::to_string(in) + ", " + std::to_string(out) + ")"; }
 
+void set_linear_exec(Module& m, LinearExec e) {
+  if (auto* l = dynamic_cast<Linear*>(&m)) l->set_exec(e);
+  for (auto& [name, child] : m.children()) set_linear_exec(*child, e);
+}
+
 static void check_conv_options(const Conv2dOptions& o, const char* what) {
   if (o.in < 1 || o.out < 1 || o.kernel < 1 || o.stride < 1 || o.dilation < 1 || o.groups < 1 || o.padding < 0 ||
       o.in % o.groups || o.out % o.groups)

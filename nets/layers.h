@@ -27,6 +27,9 @@ class Linear : public Module {
   LinearExec exec_ = LinearExec::device;
 };
 
+// Sets every Linear layer in m (m itself and its descendants) to compute with `e`.
+void set_linear_exec(Module& m, LinearExec e);
+
 struct Conv2dOptions {
   int in = 1, out = 1, kernel = 3, stride = 1, padding = 0, dilation = 1, groups = 1;
   bool bias = true;

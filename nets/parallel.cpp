@@ -1,5 +1,7 @@
 #include "nets/parallel.h"
 
+#include "engine/autograd.h"
+
 #include "engine/device.h"
 #include "engine/error.h"
 #include "engine/stream.h"
@@ -22,6 +24,11 @@ int auto_replicas(const Device& dev, int batch) {
   if (sched_getaffinity(0, sizeof set, &set) == 0) cores = CPU_COUNT(&set);
   if (cores < 1) cores = int(std::thread::hardware_concurrency());
   return std::clamp(std::min(cores, batch), 1, 8);
+}
+
+LinearExec trainer_linear_exec(const Device& dev) {
+  if (const char* e = std::getenv("VKWB_LINEAR"); e && *e) return parse_linear_exec(e, "VKWB_LINEAR");
+  return host_linear_supported(dev) ? LinearExec::host_wgrad : LinearExec::device;
 }
 
 bool host_optimizer_pays(const Device& dev, int replicas) {
@@ -105,10 +112,15 @@ std::vector<Tensor> DataParallel::step(int64_t step_index, int n, const std::fun
     flush(r);
     weights[size_t(r)] = double(sh[size_t(r)].count) / n;
   }
-  for (int r = 0; r < R; ++r) {
-    if (!losses[size_t(r)].defined()) continue;
-    losses[size_t(r)].backward();
-    flush(r);
+  {
+    // Deferred host gradients (LinearExec::host_wgrad) run once every backward is submitted.
+    DeferredHostGrads deferred;
+    for (int r = 0; r < R; ++r) {
+      if (!losses[size_t(r)].defined()) continue;
+      losses[size_t(r)].backward();
+      flush(r);
+    }
+    deferred.run();
   }
   if (R > 1 && host_reduce_) {
     host_reduce_step(weights);

@@ -34,6 +34,15 @@ int auto_replicas(const Device& dev, int batch);
 // replicas, DataParallel::reduce_on_host decides instead (one host update for all of them).
 bool host_optimizer_pays(const Device& dev, int replicas);
 
+// Where the classifier trainers' Linear layers compute (nn::set_linear_exec): their weight
+// gradients on the host (LinearExec::host_wgrad, bit-identical) where host_linear_supported (a
+// CPU driver with mapped memory and AVX2), overlapped with the device's remaining backward pass:
+// the host's AVX2 GEMM is ~4x llvmpipe's (LeNet-5's fc1 dW, M 120 N 400 K 32, ~170 us as a
+// kernel). DataParallel::step runs those host tasks once every replica's backward is submitted.
+// LeNet-5 +2-3 % on two replicas, +16 % on one (docs/PERFORMANCE.md). Else on the device.
+// VKWB_LINEAR=device|host_wgrad|host overrides.
+LinearExec trainer_linear_exec(const Device& dev);
+
 class DataParallel {
  public:
   using ModelFactory = std::function<ModulePtr(ModuleContext&)>;

@@ -87,7 +87,12 @@ ClassifierTrainer::ClassifierTrainer(Device& dev, const TrainConfig& cfg) : dev_
   std::vector<Device*> replicas = Device::open_replicas(dev, cfg_.replicas);
   const bool host_optimizer = host_optimizer_pays(*replicas[0], int(replicas.size()));
   dp_ = std::make_unique<DataParallel>(
-      replicas, cfg_.seed, [&](ModuleContext& ctx) { return models::make_model(cfg_.model, ctx, mo); },
+      replicas, cfg_.seed,
+      [&](ModuleContext& ctx) {
+        ModulePtr m = models::make_model(cfg_.model, ctx, mo);
+        set_linear_exec(*m, trainer_linear_exec(*ctx.device));
+        return m;
+      },
       [&](std::vector<Tensor*> params) {
         auto o = make_optimizer(cfg_.optimizer, std::move(params), cfg_.lr, cfg_.weight_decay, cfg_.momentum);
         o->clip_grad_norm(cfg_.clip_norm);

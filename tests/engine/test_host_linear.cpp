@@ -190,4 +190,41 @@ BOOST_AUTO_TEST_CASE(data_ready_waits_for_the_tensor_only) {
   BOOST_TEST(fresh.impl()->storage->last_epoch == 0u);
 }
 
+
+// DeferredHostGrads: the backward passes run while it lives leave their host tasks to it (their
+// gradients unwritten until run()), and the gradients are then exactly the device path's. Two
+// separate losses, as two data-parallel replicas would have.
+BOOST_AUTO_TEST_CASE(deferred_host_grads_wait_for_the_scope) {
+  Device& dev = gpu();
+  auto run = [&](LinearExec mode, bool scoped) {
+    Tensor x1 = make(rnd({6, 9}, 31), dev, DType::f32), x2 = make(rnd({5, 9}, 32), dev, DType::f32);
+    Tensor w1 = make(rnd({4, 9}, 33), dev, DType::f32).requires_grad_();
+    Tensor w2 = make(rnd({4, 9}, 34), dev, DType::f32).requires_grad_();
+    Tensor l1 = sum(linear(x1, w1, Tensor(), Epilogue::relu, mode));
+    Tensor l2 = sum(linear(x2, w2, Tensor(), Epilogue::none, mode));
+    std::vector<float> out;
+    if (scoped) {
+      DeferredHostGrads deferred;
+      l1.backward();
+      l2.backward();
+      // The host tasks (one weight gradient per loss) wait for run().
+      BOOST_TEST(deferred.pending() == (mode != LinearExec::device && host_linear_supported(dev) ? 2u : 0u));
+      deferred.run();
+      BOOST_TEST(deferred.pending() == 0u);
+    } else {
+      l1.backward();
+      l2.backward();
+    }
+    for (const Tensor& g : {w1.grad(), w2.grad()}) {
+      auto v = g.to_vector();
+      out.insert(out.end(), v.begin(), v.end());
+    }
+    return out;
+  };
+  auto d = run(LinearExec::device, false);
+  BOOST_TEST(same_bits(d, run(LinearExec::host_wgrad, true)));
+  BOOST_TEST(same_bits(d, run(LinearExec::host_wgrad, false)));
+  BOOST_TEST(same_bits(d, run(LinearExec::device, true)));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
