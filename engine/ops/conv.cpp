@@ -183,10 +183,21 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
     if (MO <= 16) tms.push_back(MO);
     for (int t : {16, 8, 4})
       if (t < MO) tms.push_back(t);
+    // With 5x5 kernels, one tile of every channel may hold up to 320 accumulators: it fetches each
+    // patch once instead of once per tile, and each accumulator's trip to the stack and back per
+    // input channel is shared by 25 FMAs. LeNet-5's conv2 forward, 2x10x16 against 2x10x8, per
+    // dispatch on one thread 558-622 vs 594-736 us over 4 alternated rounds. With 3x3 (9 FMAs per
+    // trip) it lost: the DQN net's 2x8x16 cost `bench dqn` 869 vs 954 updates/s (2026-12-07,
+    // docs/PERFORMANCE.md).
+    static const int one_tile_cap = [] {
+      const char* e = std::getenv("VKWB_CONV_DIRECT_CAP1");   // tuning knob (192: the general cap)
+      return e ? std::clamp(std::atoi(e), 16, 1024) : 320;
+    }();
     for (int cm : tms) {
       int tiles_m = (MO + cm - 1) / cm;
       bool hoisted = CI == 1 && tiles_m == 1 && G == 1;
-      for (int cw = even ? 2 : 1; cw <= 16 && cm * tr * cw <= 192; cw += even ? 2 : 1) {
+      const int cap = tiles_m == 1 && KH * KW >= 25 ? std::max(192, one_tile_cap) : 192;
+      for (int cw = even ? 2 : 1; cw <= 16 && cm * tr * cw <= cap; cw += even ? 2 : 1) {
         if (cw > OW && cw > (even ? 2 : 1)) break;
         int prows = (tr - 1) * sh + (KH - 1) * dh + 1, pcols = (cw - 1) * sw + (KW - 1) * dw + 1;
         double fetches = prows * pcols * (unpool_idx ? 0.5 : 1.0) + (hoisted ? 0 : KH * KW * ((cm + 3) / 4));

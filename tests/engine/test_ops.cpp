@@ -266,6 +266,20 @@ BOOST_AUTO_TEST_CASE(convolution) {
   }
   unsetenv("VKWB_CONV_DIRECT_TILE");
   unsetenv("VKWB_CONV_DW_TILE");
+  // 5x5 kernels with every output channel in one block of more than 192 accumulators (the host's
+  // pick for LeNet-5's conv2, 2x10x16; here 13 channels, odd sizes): fused with the pooling, and
+  // plain with padding (blocks past the right and bottom edges).
+  for (auto& c : std::vector<Case>{{{3, 6, 14, 14}, {16, 6, 5, 5}, {}}, {{2, 5, 13, 11}, {13, 5, 5, 5}, {.pad_h = 1, .pad_w = 1}}}) {
+    Input x = rnd(c.x, 41), w = rnd(c.w, 42), b = rnd({c.w[0]}, 43);
+    auto o = c.o;
+    check_op("conv2d one wide channel tile fwd+bwd " + c.x.str() + c.w.str(), [o](auto& in) {
+      for (auto& t : in) t.requires_grad_();
+      Tensor y = conv2d(in[0], in[1], in[2], o, Epilogue::relu);
+      Tensor z = conv2d_relu_max_pool2d(in[0], in[1], in[2], o, {});
+      sum(add(sum(mul(y, y)), sum(mul(z, z)))).backward();
+      return concat({y.reshape({-1}), z.reshape({-1}), in[0].grad().reshape({-1}), in[1].grad().reshape({-1}), in[2].grad()}, 0);
+    }, {x, w, b}, 1e-3, 1e-4);
+  }
   // Several register tiles in every direction (rows > 16 in the forward and the data gradient,
   // columns > 32 everywhere, odd remainders): forward and all three gradients vs the reference.
   {
