@@ -30,7 +30,9 @@ void Optimizer::zero_grad() {
   for (auto* p : params_) p->zero_grad();
 }
 
-void Optimizer::step() {
+void Optimizer::step() { step(nullptr, nullptr); }
+
+void Optimizer::step(const std::function<void(size_t)>& prepare, const std::function<void(size_t)>& done) {
   NoGradGuard ng;
   int nb = state_buffers();
   for (size_t i = 0; i < params_.size(); ++i)
@@ -38,6 +40,8 @@ void Optimizer::step() {
       if (!state_[i][k].defined()) state_[i][k] = Tensor::zeros(params_[i]->shape(), params_[i]->device());
   Device& dev = params_[0]->device();
   Tensor scale;
+  if (clip_ > 0 && prepare)
+    for (size_t i = 0; i < params_.size(); ++i) prepare(i);
   if (clip_ > 0) {
     Tensor total;
     for (auto* p : params_) {
@@ -61,6 +65,7 @@ void Optimizer::step() {
   const size_t np = params_.size();
   for (size_t j = 0; j < np; ++j) {
     const size_t i = host ? np - 1 - j : j;
+    if (prepare && clip_ <= 0) prepare(i);
     Tensor g = params_[i]->grad();
     if (!g.defined()) continue;   // unused parameter this step
     // This shard's elements (all of them unsharded): flat views of the parameter, its gradient
@@ -75,6 +80,7 @@ void Optimizer::step() {
     Tensor* st[3] = {nullptr, nullptr, nullptr};
     for (int k = 0; k < nb; ++k) sv[k] = part(state_[i][k]), st[k] = &sv[k];
     optim_update(s, w, part(g), st[0], st[1], st[2], scale.defined() ? &scale : nullptr);
+    if (done) done(i);
   }
 }
 

@@ -3,6 +3,7 @@
 // computed on the device and applied as a scale inside the update, so it never syncs.
 #pragma once
 #include <array>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -18,6 +19,12 @@ class Optimizer {
   Optimizer(std::vector<Tensor*> params, float lr, std::string name);
   virtual ~Optimizer() = default;
   void step();
+  // step() calling prepare(i) before parameter i's gradient is read and done(i) after its update
+  // (data parallelism: the gradient summed in, the new weights copied out), parameter by
+  // parameter in the update order (on the host: last first), so later layers can be finished
+  // while the device still computes the earlier ones' gradients. With clipping every prepare()
+  // runs first (the norm needs every gradient).
+  void step(const std::function<void(size_t)>& prepare, const std::function<void(size_t)>& done);
   void zero_grad();
   // Scales this step's gradients so their global L2 norm is at most max_norm (0: off).
   void clip_grad_norm(float max_norm) { clip_ = max_norm; }

@@ -227,22 +227,27 @@ void DataParallel::all_reduce_gradients(const std::vector<double>& weights) {
 
 void DataParallel::host_reduce_step(const std::vector<double>& weights) {
   const int R = size();
-  const size_t P = replicas_[0].params.size();
-  // Last parameter first: the order the host update walks (nets/optim.cpp).
-  for (size_t j = 0; j < P; ++j) {
-    const size_t i = P - 1 - j;
+  // Parameter by parameter, in the host update's order (last first): sum the replicas' gradients
+  // into replica 0's, update, copy the new weights to the others. Each waits only for the device
+  // work that produced its own gradients (host_ptr_ready), so the last layers are done while the
+  // devices still compute the first layers' gradients.
+  auto prepare = [&](size_t i) {
     Tensor& p0 = *replicas_[0].params[i];
     const size_t numel = size_t(p0.numel());
-    std::vector<const float*> src;
-    std::vector<float> w;
+    const float* src[8];
+    float w[8];
+    size_t ns = 0;
+    std::vector<const float*> more_src;   // (more than 8 replicas)
+    std::vector<float> more_w;
     for (int r = 0; r < R; ++r) {
       if (weights[size_t(r)] == 0) continue;
       Tensor gr = replicas_[size_t(r)].params[i]->grad();
       if (!gr.defined()) continue;   // the parameter took no part in this replica's loss
-      src.push_back(static_cast<const float*>(gr.host_ptr_ready()));   // waits for that replica's backward
-      w.push_back(float(weights[size_t(r)]));
+      const float* g = static_cast<const float*>(gr.host_ptr_ready());   // waits for what wrote it
+      if (ns < 8) src[ns] = g, w[ns] = float(weights[size_t(r)]), ++ns;
+      else more_src.push_back(g), more_w.push_back(float(weights[size_t(r)]));
     }
-    if (src.empty()) continue;
+    if (ns == 0) return;
     Tensor g0 = p0.grad();
     if (!g0.defined()) {
       p0.set_grad(Tensor::zeros(p0.shape(), *replicas_[0].device));
@@ -251,7 +256,7 @@ void DataParallel::host_reduce_step(const std::vector<double>& weights) {
     float* dst = static_cast<float*>(g0.host_ptr_ready());
     // The sums all_reduce_gradients forms (0 + w0 g0 + w1 g1 ..., in replica order), in place:
     // each element's sources are read before it is written.
-    if (src.size() == 2) {
+    if (ns == 2 && more_src.empty()) {
       const float *a = src[0], *b = src[1];
       const float wa = w[0], wb = w[1];
       for (size_t k = 0; k < numel; ++k) {
@@ -260,21 +265,21 @@ void DataParallel::host_reduce_step(const std::vector<double>& weights) {
         s += wb * b[k];
         dst[k] = s;
       }
-    } else {
-      for (size_t k = 0; k < numel; ++k) {
-        float s = 0.f;
-        for (size_t q = 0; q < src.size(); ++q) s += w[q] * src[q][k];
-        dst[k] = s;
-      }
+      return;
     }
-  }
-  replicas_[0].opt->step();   // on the host, over replica 0's mapped memory
-  for (size_t i = 0; i < P; ++i) {
+    for (size_t k = 0; k < numel; ++k) {
+      float s = 0.f;
+      for (size_t q = 0; q < ns; ++q) s += w[q] * src[q][k];
+      for (size_t q = 0; q < more_src.size(); ++q) s += more_w[q] * more_src[q][k];
+      dst[k] = s;
+    }
+  };
+  auto done = [&](size_t i) {
     const Tensor& p0 = *replicas_[0].params[i];
     const void* from = p0.host_ptr_ready();
-    for (int r = 1; r < R; ++r)
-      std::memcpy(replicas_[size_t(r)].params[i]->host_ptr_ready(), from, p0.nbytes());
-  }
+    for (int r = 1; r < R; ++r) std::memcpy(replicas_[size_t(r)].params[i]->host_ptr_ready(), from, p0.nbytes());
+  };
+  replicas_[0].opt->step(prepare, done);   // on the host, over replica 0's mapped memory
 }
 
 void DataParallel::set_lr(float lr) {

@@ -34,7 +34,7 @@ enum class Update { replicated, sharded, host };
 // Trains `model` for a few steps of odd batch sizes on R replicas; returns replica 0's weights
 // and checks every replica holds the same ones.
 std::vector<float> train_steps(const std::string& model, const std::string& optimizer, const std::vector<Device*>& devices,
-                               Update update = Update::sharded, LinearExec linear = LinearExec::device) {
+                               Update update = Update::sharded, LinearExec linear = LinearExec::device, float clip = 0.f) {
   const int R = int(devices.size());
   nn::models::ModelOptions mo;
   mo.dropout = 0.f;
@@ -44,7 +44,11 @@ std::vector<float> train_steps(const std::string& model, const std::string& opti
                         nn::set_linear_exec(*m, linear);
                         return m;
                       },
-                      [&](std::vector<Tensor*> p) { return nn::make_optimizer(optimizer, std::move(p), 0.01f); });
+                      [&](std::vector<Tensor*> p) {
+                        auto o = nn::make_optimizer(optimizer, std::move(p), 0.01f);
+                        o->clip_grad_norm(clip);
+                        return o;
+                      });
   BOOST_REQUIRE_EQUAL(dp.size(), R);
   // The defaults: with several replicas the host update where every replica's memory is mapped on
   // a CPU driver, else the sharded kernels (each has an A/B switch that turns it off).
@@ -81,8 +85,8 @@ std::vector<float> train_steps(const std::string& model, const std::string& opti
   return w0;
 }
 std::vector<float> train_steps(const std::string& model, const std::string& optimizer, int R, Update update = Update::sharded,
-                               LinearExec linear = LinearExec::device) {
-  return train_steps(model, optimizer, Device::open_replicas(gpu(), R), update, linear);
+                               LinearExec linear = LinearExec::device, float clip = 0.f) {
+  return train_steps(model, optimizer, Device::open_replicas(gpu(), R), update, linear, clip);
 }
 
 }  // namespace
@@ -174,8 +178,12 @@ BOOST_AUTO_TEST_CASE(sharded_optimizer_steps_exactly_like_the_unsharded_one) {
         if (mapped) BOOST_CHECK(train_steps("lenet5", optimizer, R, Update::host) == replicated);
         // And with the Linear layers' weight gradients on the host (the trainers' choice on a CPU
         // driver), computed once every replica's backward is submitted.
-        if (mapped && optimizer == std::string("adam"))
+        if (mapped && optimizer == std::string("adam")) {
           BOOST_CHECK(train_steps("lenet5", optimizer, R, Update::host, LinearExec::host_wgrad) == replicated);
+          // Clipping by the global norm (every gradient summed before any update).
+          BOOST_CHECK(train_steps("lenet5", optimizer, R, Update::host, LinearExec::device, 0.05f) ==
+                      train_steps("lenet5", optimizer, R, Update::replicated, LinearExec::device, 0.05f));
+        }
       }
     }
   // Devices without host-visible memory (GPUs): the all-reduce and the shard exchange go through
