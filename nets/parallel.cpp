@@ -1,7 +1,6 @@
 #include "nets/parallel.h"
 
 #include "engine/autograd.h"
-
 #include "engine/device.h"
 #include "engine/error.h"
 #include "engine/stream.h"

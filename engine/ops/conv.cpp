@@ -171,10 +171,11 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   // Blocks of 2 rows x TW columns x TM channels, TM = all channels up to 16 or 16, 8, 4, by a cost
   // model fitted to per-layer measurements (one llvmpipe thread, 2026-12-05, docs/PERFORMANCE.md):
   // per block TM*TR*TW*KH*KW FMAs plus 10 FMAs' worth per texel fetch (the patch, half of it when
-  // unpooling; the weights, none when ONE_W hoists them), at most 192 accumulators (spills beyond),
-  // columns past OW wasted. Its picks: LeNet-5 conv1 (OW 28, 6 ch) 2x14x6, conv2 (OW 10, 16 ch)
-  // 2x10x8, conv2's data gradient (OW 14, 6 ch) 2x14x6, measured 24-32 % faster than the 2x8x6,
-  // 2x6x16 and 2x8x6 of the rule before (TW from {4, 6, 8}, TM = min(16, MO)).
+  // unpooling; the weights, none when ONE_W hoists them), at most 192 accumulators (spills beyond;
+  // 320 for a single channel tile of a 5x5 kernel, below), columns past OW wasted. Its picks:
+  // LeNet-5 conv1 (OW 28, 6 ch) 2x14x6, conv2 (OW 10, 16 ch) 2x10x8 (2x10x16 since 2026-12-07),
+  // conv2's data gradient (OW 14, 6 ch) 2x14x6, measured 24-32 % faster than the 2x8x6, 2x6x16
+  // and 2x8x6 of the rule before (TW from {4, 6, 8}, TM = min(16, MO)).
   const bool even = pool_idx || unpool_idx;   // 2x2 windows: even blocks
   int tr = std::min(OH, 2), tm = std::min(16, MO), tw = std::min(OW, 4);
   {

@@ -267,8 +267,8 @@ BOOST_AUTO_TEST_CASE(convolution) {
   unsetenv("VKWB_CONV_DIRECT_TILE");
   unsetenv("VKWB_CONV_DW_TILE");
   // 5x5 kernels with every output channel in one block of more than 192 accumulators (the host's
-  // pick for LeNet-5's conv2, 2x10x16; here 13 channels, odd sizes): fused with the pooling, and
-  // plain with padding (blocks past the right and bottom edges).
+  // pick for LeNet-5's conv2, 2x10x16, at an odd batch; then 13 channels at odd sizes): fused with
+  // the pooling, and plain (with padding: blocks past the right and bottom edges).
   for (auto& c : std::vector<Case>{{{3, 6, 14, 14}, {16, 6, 5, 5}, {}}, {{2, 5, 13, 11}, {13, 5, 5, 5}, {.pad_h = 1, .pad_w = 1}}}) {
     Input x = rnd(c.x, 41), w = rnd(c.w, 42), b = rnd({c.w[0]}, 43);
     auto o = c.o;
