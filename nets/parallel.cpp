@@ -35,6 +35,15 @@ bool host_optimizer_pays(const Device& dev, int replicas) {
   return replicas == 1 && host_optim_supported(dev);
 }
 
+// dst = 0 + w src (first) or dst += w src, element by element: the replicas' weighted gradient
+// sum, each element's additions in replica order whichever path forms it.
+static void add_scaled(float* dst, const float* src, float w, size_t n, bool first) {
+  if (first)
+    for (size_t k = 0; k < n; ++k) dst[k] = 0.f + w * src[k];
+  else
+    for (size_t k = 0; k < n; ++k) dst[k] += w * src[k];
+}
+
 DataParallel::DataParallel(const std::vector<Device*>& devices, uint64_t seed, const ModelFactory& make_model,
                            const OptimizerFactory& make_optimizer) {
   if (devices.empty()) throw Error("DataParallel: no devices");
@@ -47,12 +56,12 @@ DataParallel::DataParallel(const std::vector<Device*>& devices, uint64_t seed, c
   }
   host_update0_ = replicas_[0].opt->host_update();
   broadcast(0);
-  const char* e = std::getenv("VKWB_SHARD_OPTIM");   // 0: every replica updates everything (for A/B runs)
-  shard_optimizer(replicas_.size() > 1 && !(e && std::string(e) == "0"));
   const char* h = std::getenv("VKWB_HOST_REDUCE");   // 0: the device kernels (for A/B runs)
   bool host = replicas_.size() > 1 && !(h && std::string(h) == "0");
   for (auto& rep : replicas_) host = host && host_optim_supported(*rep.device);
+  const char* e = std::getenv("VKWB_SHARD_OPTIM");   // 0: every replica updates everything (for A/B runs)
   if (host) reduce_on_host(true);
+  else shard_optimizer(replicas_.size() > 1 && !(e && std::string(e) == "0"));
 }
 
 void DataParallel::reduce_on_host(bool on) {
@@ -121,7 +130,7 @@ std::vector<Tensor> DataParallel::step(int64_t step_index, int n, const std::fun
     }
     deferred.run();
   }
-  if (R > 1 && host_reduce_) {
+  if (host_reduce_) {   // (only with several replicas)
     host_reduce_step(weights);
     return losses;
   }
@@ -209,8 +218,7 @@ void DataParallel::all_reduce_gradients(const std::vector<double>& weights) {
         g = gr.to_vector();
         gp = g.data();
       }
-      const float w = float(weights[size_t(r)]);
-      for (size_t k = 0; k < numel; ++k) sum[k] += w * gp[k];
+      add_scaled(sum.data(), gp, float(weights[size_t(r)]), numel, false);
       any = true;
     }
     if (!any) continue;
@@ -232,45 +240,20 @@ void DataParallel::host_reduce_step(const std::vector<double>& weights) {
   // devices still compute the first layers' gradients.
   auto prepare = [&](size_t i) {
     Tensor& p0 = *replicas_[0].params[i];
-    const size_t numel = size_t(p0.numel());
-    const float* src[8];
-    float w[8];
-    size_t ns = 0;
-    std::vector<const float*> more_src;   // (more than 8 replicas)
-    std::vector<float> more_w;
+    float* dst = nullptr;
+    bool first = true;
     for (int r = 0; r < R; ++r) {
       if (weights[size_t(r)] == 0) continue;
       Tensor gr = replicas_[size_t(r)].params[i]->grad();
       if (!gr.defined()) continue;   // the parameter took no part in this replica's loss
       const float* g = static_cast<const float*>(gr.host_ptr_ready());   // waits for what wrote it
-      if (ns < 8) src[ns] = g, w[ns] = float(weights[size_t(r)]), ++ns;
-      else more_src.push_back(g), more_w.push_back(float(weights[size_t(r)]));
-    }
-    if (ns == 0) return;
-    Tensor g0 = p0.grad();
-    if (!g0.defined()) {
-      p0.set_grad(Tensor::zeros(p0.shape(), *replicas_[0].device));
-      g0 = p0.grad();
-    }
-    float* dst = static_cast<float*>(g0.host_ptr_ready());
-    // The sums all_reduce_gradients forms (0 + w0 g0 + w1 g1 ..., in replica order), in place:
-    // each element's sources are read before it is written.
-    if (ns == 2 && more_src.empty()) {
-      const float *a = src[0], *b = src[1];
-      const float wa = w[0], wb = w[1];
-      for (size_t k = 0; k < numel; ++k) {
-        float s = 0.f;
-        s += wa * a[k];
-        s += wb * b[k];
-        dst[k] = s;
+      if (!dst) {
+        if (!p0.grad().defined()) p0.set_grad(Tensor::zeros(p0.shape(), *replicas_[0].device));
+        dst = static_cast<float*>(p0.grad().host_ptr_ready());
       }
-      return;
-    }
-    for (size_t k = 0; k < numel; ++k) {
-      float s = 0.f;
-      for (size_t q = 0; q < ns; ++q) s += w[q] * src[q][k];
-      for (size_t q = 0; q < more_src.size(); ++q) s += more_w[q] * more_src[q][k];
-      dst[k] = s;
+      // In place into replica 0's gradient (its own is the first source, read before written).
+      add_scaled(dst, g, float(weights[size_t(r)]), size_t(p0.numel()), first);
+      first = false;
     }
   };
   auto done = [&](size_t i) {
