@@ -16,6 +16,7 @@
 //         convolution weight w. FLIP 0: w is [G*MO, CI, KH, KW] (the forward). FLIP 1: w is
 //         [G*CI, MO, KH, KW] and the taps are mirrored: the data gradient of a stride-1
 //         convolution is the convolution of dy with these weights and padding d*(k-1) - p.
+//         With channel groups (MR below) the layout is [G, CI, ceil(MO / MR), MP] instead.
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const int MODE = 0;
 layout(constant_id = 2) const int TM = 8;    // a multiple of 4, or all MO channels (one tile, m0 = 0)
@@ -61,6 +62,15 @@ layout(constant_id = 17) const int ONE_W = 0;
 layout(constant_id = 18) const int FULLW = 0;
 layout(constant_id = 19) const int CW = 1;    // FULLW: the input width (p.W)
 layout(constant_id = 20) const int CPW = 0;   // FULLW: the left padding (p.pw)
+// MR < TM: the block's TM channels are taken MR at a time in a loop that is not unrolled, each
+// group with its own MR x TR x TW accumulators, weight fetches and epilogue. A fully unrolled
+// block is straight-line code of TM*TR*TW*KH*KW multiply-adds: LeNet-5's first layer (2x14x6,
+// 5x5) compiled to ~96 KiB per block on llvmpipe, three times the CPU's L1 instruction cache, and
+// ran at ~0.6 instructions per cycle (docs/PERFORMANCE.md, 2026-12-07 evening); a group's body
+// is TM/MR times smaller and its accumulators stay in registers. With one input channel (ONE_W)
+// the patch is fetched once per block, before the groups; otherwise once per group and channel.
+// Each accumulator sums the same terms in the same order as with MR == TM: bit-identical.
+layout(constant_id = 21) const int MR = 0;   // 0: MR = TM
 layout(binding = 0) uniform samplerBuffer X;    // MODE 0: the input (R32F view)
 layout(binding = 1) uniform samplerBuffer Wt;   // MODE 0: wt (RGBA32F view)
 layout(std430, binding = 2) writeonly buffer Out { float o[]; };
@@ -78,6 +88,11 @@ layout(push_constant) uniform P {
 const int PR = (TR - 1) * SH + (KH - 1) * DH + 1;
 const int PC = (TW - 1) * SW + (KW - 1) * DW + 1;
 const bool ROLL = ONE_W == 1 && UNPOOL == 0;
+const int GM = MR > 0 && MR < TM ? MR : TM;   // channels per group
+const bool HOIST_W = ONE_W == 1 && GM == TM;   // the weights fetched once per invocation
+// GM < TM: the prepared weights are [G, CI, ceil(MO / GM), MP] with MP = KH*KW*GM rounded up to 4
+// (per channel group its taps x GM channels), so a group's weights are whole consecutive texels.
+const bool GROUPED = GM < TM;
 // Whether patch column q can hold an input value (false: known zero, FULLW only).
 bool col_in(int q) { return FULLW == 0 || (q - CPW >= 0 && q - CPW < CW); }
 const int KEEPR = PR - TR * SH;   // ROLL: patch rows shared with the next block row (if > 0)
@@ -85,21 +100,188 @@ const int KEEPR = PR - TR * SH;   // ROLL: patch rows shared with the next block
 void prepare() {
   // One invocation per (group, channel, tap) row of MP outputs: a division by a value known only at
   // run time is a scalar loop over the lanes in llvmpipe's code, so one per row, not per element.
+  // GROUPED: one per (group, channel, channel group) row of MP = KH*KW*GM (rounded up to 4) outputs.
   const int KK = KH * KW;
-  int rows = p.G * p.CI * KK;
+  int NG = (p.MO + GM - 1) / GM;
+  int rows = GROUPED ? p.G * p.CI * NG : p.G * p.CI * KK;
   int stride = int(gl_NumWorkGroups.x * gl_WorkGroupSize.x);
   for (int row = int(gl_GlobalInvocationID.x); row < rows; row += stride) {
-    int tap = row % KK, rest = row / KK;
+    int tap = row % KK, rest = row / KK, m_base = 0;
+    if (GROUPED) tap = 0, m_base = row % NG * GM, rest = row / NG;
     int c = rest % p.CI, g = rest / p.CI;
-    for (int m = 0; m < p.MP; ++m) {
+    for (int k = 0; k < p.MP; ++k) {
+      int m = GROUPED ? m_base + k % GM : k, tp = GROUPED ? k / GM : tap;
       float v = 0.0;
-      if (m < p.MO) {
-        if (FLIP == 0) v = src[((g * p.MO + m) * p.CI + c) * KK + tap];
-        else v = src[((g * p.CI + c) * p.MO + m) * KK + (KK - 1 - tap)];
+      if (m < p.MO && tp < KK) {
+        if (FLIP == 0) v = src[((g * p.MO + m) * p.CI + c) * KK + tp];
+        else v = src[((g * p.CI + c) * p.MO + m) * KK + (KK - 1 - tp)];
       }
-      o[row * p.MP + m] = v;
+      o[row * p.MP + k] = v;
     }
   }
+}
+
+// Per invocation (module scope, so that the helpers below share them; llvmpipe keeps them in
+// registers or on the stack like locals).
+float pt[PR][PC];   // the input patch ("patch" is a GLSL keyword)
+float wa[KH * KW][(GM + 3) / 4 * 4];   // a group's weights, per tap (TM = 6: the second texel's last two unused)
+float acc[GM][TR][TW];
+bool rok[PR], cok[PC];
+
+// Patch rows [r0, PR) of one input channel starting at element xb (row ih0, column iw0).
+void fetch_patch(int r0, int xb, int ih0, int iw0) {
+  if (UNPOOL == 1) {
+    int PH = p.H / 2, PW = p.W / 2;   // the pooled plane
+    [[unroll]] for (int u = 0; u < (PR + 1) / 2; ++u)
+      [[unroll]] for (int j = 0; j < (PC + 1) / 2; ++j) {
+        if (!col_in(2 * j) && !col_in(2 * j + 1)) continue;   // (never read)
+        int pr = ih0 / 2 + u, pc = iw0 / 2 + j;   // ih0, iw0 even
+        bool ok = pr >= 0 && pr < PH && pc >= 0 && pc < PW;
+        int at = ok ? xb + pr * PW + pc : 0;
+        float v = ok ? texelFetch(X, p.offX + at).x : 0.0;   // (k may match a position < 0)
+        int k = int(texelFetch(IdxIn, p.offIdx + at).x);
+        [[unroll]] for (int a = 0; a < 2; ++a)
+          [[unroll]] for (int b = 0; b < 2; ++b)
+            if (2 * u + a < PR && 2 * j + b < PC)
+              pt[2 * u + a][2 * j + b] = k == (ih0 + 2 * u + a) * p.W + iw0 + 2 * j + b ? v : 0.0;
+      }
+  } else {
+    [[unroll]] for (int r = r0; r < PR; ++r)
+      [[unroll]] for (int q = 0; q < PC; ++q) {
+        if (!col_in(q)) continue;   // (never read)
+        bool ok = rok[r] && cok[q];
+        // Outside the image: fetch a valid texel (the tensor's first), then drop it.
+        float v = texelFetch(X, p.offX + (ok ? xb + r * p.W + q : 0)).x;
+        pt[r][q] = ok ? v : 0.0;
+      }
+  }
+}
+
+// The weights of input channel c and channels m0 + mg .. m0 + mg + GM - 1 of group g, every tap;
+// wb: the first texel of channel c's weights in the [G, CI, KH, KW, MP] layout (not GROUPED).
+void fetch_weights(int g, int c, int m0, int mg, int wb) {
+  if (GROUPED) {
+    int NG = (p.MO + GM - 1) / GM;
+    int base = p.offW + (((g * p.CI + c) * NG + (m0 + mg) / GM) * p.MP >> 2);
+    [[unroll]] for (int u = 0; u < (KH * KW * GM + 3) / 4; ++u) {
+      vec4 w4 = texelFetch(Wt, base + u);
+      [[unroll]] for (int e = 0; e < 4; ++e)
+        if (4 * u + e < KH * KW * GM) wa[(4 * u + e) / GM][(4 * u + e) % GM] = w4[e];
+    }
+  } else {   // (mg = 0: wa holds whole texels)
+    [[unroll]] for (int tap = 0; tap < KH * KW; ++tap)
+      [[unroll]] for (int i = 0; i < GM; i += 4) {
+        vec4 w4 = texelFetch(Wt, p.offW + wb + (tap * p.MP + i >> 2));
+        wa[tap][i] = w4.x; wa[tap][i + 1] = w4.y; wa[tap][i + 2] = w4.z; wa[tap][i + 3] = w4.w;
+      }
+  }
+}
+
+// Bias, ReLU, pooling and the stores of the group's accumulators: output channels m .. m + GM - 1
+// of image n, block at (oh0, ow0).
+void epilogue(int m_first, int n, int g, int oh0, int ow0) {
+  int OHW = p.OH * p.OW;
+  if (POOL == 1) {
+    int POH = p.OH / 2, POW = p.OW / 2;
+    int pb = (n * p.G + g) * p.MO * POH * POW + ow0 / 2;
+    [[unroll]] for (int i = 0; i < GM; ++i) {
+      int m = m_first + i;
+      if (m >= p.MO) break;
+      float bm = BIAS == 1 ? src[g * p.MO + m] : 0.0;
+      [[unroll]] for (int u = 0; u < TR / 2; ++u) {
+        int pr = oh0 / 2 + u;
+        if (pr >= POH) break;
+        const int JS = VO == 2 ? 2 : 1;   // windows per store
+        [[unroll]] for (int j = 0; j < TW / 2; j += JS) {
+          if (ow0 / 2 + j >= POW) break;   // (VO 2: POW and ow0 / 2 + j even, so both windows are in)
+          float best[JS];
+          int bi[JS];
+          [[unroll]] for (int e = 0; e < JS; ++e) {
+            best[e] = 0.0;
+            bi[e] = -1;
+            [[unroll]] for (int a = 0; a < 2; ++a)
+              [[unroll]] for (int b = 0; b < 2; ++b) {
+                float v = max(acc[i][2 * u + a][2 * (j + e) + b] + bm, 0.0);
+                if (v > best[e] || bi[e] < 0) { best[e] = v; bi[e] = (oh0 + 2 * u + a) * p.OW + ow0 + 2 * (j + e) + b; }
+              }
+            bi[e] = best[e] > 0.0 ? bi[e] : -1;
+          }
+          int at = pb + (m * POH + pr) * POW + j;
+          if (VO == 2) {
+            o2[at >> 1] = vec2(best[0], best[JS - 1]);
+            idxo2[at >> 1] = ivec2(bi[0], bi[JS - 1]);
+          } else {
+            o[at] = best[0];
+            idxo[at] = bi[0];
+          }
+        }
+      }
+    }
+    return;
+  }
+  int yb = ((n * p.G + g) * p.MO) * OHW + oh0 * p.OW + ow0;
+  [[unroll]] for (int i = 0; i < GM; ++i) {
+    int m = m_first + i;
+    if (m >= p.MO) break;
+    float bm = BIAS == 1 ? src[g * p.MO + m] : 0.0;
+    [[unroll]] for (int r = 0; r < TR; ++r) {
+      if (oh0 + r >= p.OH) break;
+      int row = yb + m * OHW + r * p.OW;
+      if (VO == 1) {   // OW % 4 == 0 and ow0 % 4 == 0: whole quads inside the row
+        [[unroll]] for (int q = 0; q < TW; q += 4) {
+          if (ow0 + q >= p.OW) break;
+          vec4 v = vec4(acc[i][r][q], acc[i][r][q + 1], acc[i][r][q + 2], acc[i][r][q + 3]) + bm;
+          o4[(row + q) >> 2] = ACT == 1 ? max(v, vec4(0.0)) : v;
+        }
+      } else if (VO == 2) {   // OW and ow0 even: whole pairs inside the row
+        [[unroll]] for (int q = 0; q < TW; q += 2) {
+          if (ow0 + q >= p.OW) break;
+          vec2 v = vec2(acc[i][r][q], acc[i][r][q + 1]) + bm;
+          o2[(row + q) >> 1] = ACT == 1 ? max(v, vec2(0.0)) : v;
+        }
+      } else {
+        [[unroll]] for (int q = 0; q < TW; ++q) {
+          if (ow0 + q >= p.OW) break;
+          float v = acc[i][r][q] + bm;
+          o[row + q] = ACT == 1 ? max(v, 0.0) : v;
+        }
+      }
+    }
+  }
+}
+
+// Channels mg .. mg + GM - 1 of the block's tile (first channel m0): every input channel's taps,
+// then the epilogue. xb: the block's input (patch origin of channel 0, or the pooled plane's).
+void group(int mg, int m0, int n, int g, int oh0, int ow0, int ih0, int iw0, int xb) {
+  [[unroll]] for (int i = 0; i < GM; ++i)
+    [[unroll]] for (int r = 0; r < TR; ++r)
+      [[unroll]] for (int q = 0; q < TW; ++q) acc[i][r][q] = 0.0;
+  int wb = (g * p.CI * KH * KW * p.MP + m0) >> 2;   // texels; MP and m0 are multiples of 4
+  for (int c = 0; c < p.CI; ++c) {
+    if (ONE_W == 0) fetch_patch(0, xb, ih0, iw0);   // (one input channel: fetched by the caller)
+    // Every weight of this input channel first, then the FMAs (below): a texel fetch is a
+    // function call in llvmpipe's JIT code that clobbers every vector register, so fetches between
+    // the FMAs (one weight texel per tap, as this kernel did until 2026-12-05) made every
+    // accumulator and patch value go to the stack and back once per tap (docs/PERFORMANCE.md:
+    // LeNet-5's convolutions 7-21 % faster this way).
+    if (!HOIST_W) fetch_weights(g, c, m0, mg, wb);
+    // The TW accumulators of a block row take each tap in lockstep: TW independent add chains
+    // side by side instead of one chain of KH*KW dependent adds at a time, which left the
+    // out-of-order window with one or two chains in flight (llvmpipe evaluates fma() as a
+    // multiply and a dependent add). Every accumulator still sums its taps in the same order,
+    // so the results are bit-identical. 7-20 % faster per layer on LeNet-5 (docs/PERFORMANCE.md,
+    // 2026-12-07); lockstep over the TR rows too (2*TW chains) spilled and was 10-25 % slower.
+    [[unroll]] for (int i = 0; i < GM; ++i)
+      [[unroll]] for (int r = 0; r < TR; ++r)
+        [[unroll]] for (int kh = 0; kh < KH; ++kh)
+          [[unroll]] for (int kw = 0; kw < KW; ++kw)
+            [[unroll]] for (int q = 0; q < TW; ++q)
+              if (col_in(q * SW + kw * DW))
+                acc[i][r][q] = fma(wa[kh * KW + kw][i], pt[r * SH + kh * DH][q * SW + kw * DW], acc[i][r][q]);
+    xb += UNPOOL == 1 ? (p.H / 2) * (p.W / 2) : p.H * p.W;
+    wb += (KH * KW * p.MP) >> 2;
+  }
+  epilogue(m0 + mg, n, g, oh0, ow0);
 }
 
 void main() {
@@ -107,15 +289,9 @@ void main() {
     prepare();
     return;
   }
-  int HW = p.H * p.W, OHW = p.OH * p.OW;
+  int HW = p.H * p.W;
   int total = ROLL ? p.tiles_c * p.segs * p.N : p.tiles_c * p.tiles_r * p.N * p.tiles_m * p.G;
-  float wa[KH * KW][(TM + 3) / 4 * 4];   // TM = 6: the second texel's last two go unused
-  if (ONE_W == 1)
-    [[unroll]] for (int tap = 0; tap < KH * KW; ++tap)
-      [[unroll]] for (int i = 0; i < TM; i += 4) {
-        vec4 w4 = texelFetch(Wt, p.offW + (tap * p.MP + i >> 2));
-        wa[tap][i] = w4.x; wa[tap][i + 1] = w4.y; wa[tap][i + 2] = w4.z; wa[tap][i + 3] = w4.w;
-      }
+  if (HOIST_W) fetch_weights(0, 0, 0, 0, 0);
   int stride = int(gl_NumWorkGroups.x * gl_WorkGroupSize.x);
   for (int t = int(gl_GlobalInvocationID.x); t < total; t += stride) {
     // Column tiles fastest, group and channel tile slowest: neighbouring lanes share weights.
@@ -138,9 +314,7 @@ void main() {
     }
     int m0 = mt * TM, ow0 = tc * TW;
     int iw0 = ow0 * SW - p.pw;
-    bool cok[PC];
     [[unroll]] for (int q = 0; q < PC; ++q) cok[q] = iw0 + q >= 0 && iw0 + q < p.W;
-    float pt[PR][PC];   // the input patch ("patch" is a GLSL keyword)
     if (ROLL) {   // the segment's first block: the rows the loop below takes from the block above
       int ih0 = tr_begin * TR * SH - p.ph;
       int xb = n * HW + ih0 * p.W + iw0;   // (one group, one input channel)
@@ -154,137 +328,15 @@ void main() {
     for (int tr = tr_begin; tr < tr_end; ++tr) {
       int oh0 = tr * TR;
       int ih0 = oh0 * SH - p.ph;
-      float acc[TM][TR][TW];
-      [[unroll]] for (int i = 0; i < TM; ++i)
-        [[unroll]] for (int r = 0; r < TR; ++r)
-          [[unroll]] for (int q = 0; q < TW; ++q) acc[i][r][q] = 0.0;
-      bool rok[PR];
       [[unroll]] for (int r = 0; r < PR; ++r) rok[r] = ih0 + r >= 0 && ih0 + r < p.H;
-      int PH = p.H / 2, PW = p.W / 2;   // UNPOOL: the pooled plane
-      int xb = UNPOOL == 1 ? (n * p.G + g) * p.CI * PH * PW : (n * p.G + g) * p.CI * HW + ih0 * p.W + iw0;
-      int wb = (g * p.CI * KH * KW * p.MP + m0) >> 2;   // texels; MP and m0 are multiples of 4
-      for (int c = 0; c < p.CI; ++c) {
-        if (UNPOOL == 1) {
-          [[unroll]] for (int u = 0; u < (PR + 1) / 2; ++u)
-            [[unroll]] for (int j = 0; j < (PC + 1) / 2; ++j) {
-              if (!col_in(2 * j) && !col_in(2 * j + 1)) continue;   // (never read)
-              int pr = ih0 / 2 + u, pc = iw0 / 2 + j;   // ih0, iw0 even
-              bool ok = pr >= 0 && pr < PH && pc >= 0 && pc < PW;
-              int at = ok ? xb + pr * PW + pc : 0;
-              float v = ok ? texelFetch(X, p.offX + at).x : 0.0;   // (k may match a position < 0)
-              int k = int(texelFetch(IdxIn, p.offIdx + at).x);
-              [[unroll]] for (int a = 0; a < 2; ++a)
-                [[unroll]] for (int b = 0; b < 2; ++b)
-                  if (2 * u + a < PR && 2 * j + b < PC)
-                    pt[2 * u + a][2 * j + b] = k == (ih0 + 2 * u + a) * p.W + iw0 + 2 * j + b ? v : 0.0;
-            }
-        } else {
-          [[unroll]] for (int r = ROLL && KEEPR > 0 ? KEEPR : 0; r < PR; ++r)
-            [[unroll]] for (int q = 0; q < PC; ++q) {
-              if (!col_in(q)) continue;   // (never read)
-              bool ok = rok[r] && cok[q];
-              // Outside the image: fetch a valid texel (the tensor's first), then drop it.
-              float v = texelFetch(X, p.offX + (ok ? xb + r * p.W + q : 0)).x;
-              pt[r][q] = ok ? v : 0.0;
-            }
-        }
-        // Every weight of this input channel first, then the FMAs (below): a texel fetch is a
-        // function call in llvmpipe's JIT code that clobbers every vector register, so fetches between
-        // the FMAs (one weight texel per tap, as this kernel did until 2026-12-05) made every
-        // accumulator and patch value go to the stack and back once per tap (docs/PERFORMANCE.md:
-        // LeNet-5's convolutions 7-21 % faster this way).
-        if (ONE_W == 0)
-        [[unroll]] for (int tap = 0; tap < KH * KW; ++tap)
-          [[unroll]] for (int i = 0; i < TM; i += 4) {
-            vec4 w4 = texelFetch(Wt, p.offW + wb + (tap * p.MP + i >> 2));
-            wa[tap][i] = w4.x; wa[tap][i + 1] = w4.y; wa[tap][i + 2] = w4.z; wa[tap][i + 3] = w4.w;
-          }
-        // The TW accumulators of a block row take each tap in lockstep: TW independent add chains
-        // side by side instead of one chain of KH*KW dependent adds at a time, which left the
-        // out-of-order window with one or two chains in flight (llvmpipe evaluates fma() as a
-        // multiply and a dependent add). Every accumulator still sums its taps in the same order,
-        // so the results are bit-identical. 7-20 % faster per layer on LeNet-5 (docs/PERFORMANCE.md,
-        // 2026-12-07); lockstep over the TR rows too (2*TW chains) spilled and was 10-25 % slower.
-        [[unroll]] for (int i = 0; i < TM; ++i)
-          [[unroll]] for (int r = 0; r < TR; ++r)
-            [[unroll]] for (int kh = 0; kh < KH; ++kh)
-              [[unroll]] for (int kw = 0; kw < KW; ++kw)
-                [[unroll]] for (int q = 0; q < TW; ++q)
-                  if (col_in(q * SW + kw * DW))
-                    acc[i][r][q] = fma(wa[kh * KW + kw][i], pt[r * SH + kh * DH][q * SW + kw * DW], acc[i][r][q]);
-        if (ROLL)   // the next block row's first rows
-          [[unroll]] for (int r = 0; r < KEEPR; ++r)
-            [[unroll]] for (int q = 0; q < PC; ++q) pt[r][q] = pt[r + TR * SH][q];
-        xb += UNPOOL == 1 ? PH * PW : HW;
-        wb += (KH * KW * p.MP) >> 2;
-      }
-      if (POOL == 1) {
-        int POH = p.OH / 2, POW = p.OW / 2;
-        int pb = (n * p.G + g) * p.MO * POH * POW + ow0 / 2;
-        [[unroll]] for (int i = 0; i < TM; ++i) {
-          int m = m0 + i;
-          if (m >= p.MO) break;
-          float bm = BIAS == 1 ? src[g * p.MO + m] : 0.0;
-          [[unroll]] for (int u = 0; u < TR / 2; ++u) {
-            int pr = oh0 / 2 + u;
-            if (pr >= POH) break;
-            const int JS = VO == 2 ? 2 : 1;   // windows per store
-            [[unroll]] for (int j = 0; j < TW / 2; j += JS) {
-              if (ow0 / 2 + j >= POW) break;   // (VO 2: POW and ow0 / 2 + j even, so both windows are in)
-              float best[JS];
-              int bi[JS];
-              [[unroll]] for (int e = 0; e < JS; ++e) {
-                best[e] = 0.0;
-                bi[e] = -1;
-                [[unroll]] for (int a = 0; a < 2; ++a)
-                  [[unroll]] for (int b = 0; b < 2; ++b) {
-                    float v = max(acc[i][2 * u + a][2 * (j + e) + b] + bm, 0.0);
-                    if (v > best[e] || bi[e] < 0) { best[e] = v; bi[e] = (oh0 + 2 * u + a) * p.OW + ow0 + 2 * (j + e) + b; }
-                  }
-                bi[e] = best[e] > 0.0 ? bi[e] : -1;
-              }
-              int at = pb + (m * POH + pr) * POW + j;
-              if (VO == 2) {
-                o2[at >> 1] = vec2(best[0], best[JS - 1]);
-                idxo2[at >> 1] = ivec2(bi[0], bi[JS - 1]);
-              } else {
-                o[at] = best[0];
-                idxo[at] = bi[0];
-              }
-            }
-          }
-        }
-        continue;
-      }
-      int yb = ((n * p.G + g) * p.MO) * OHW + oh0 * p.OW + ow0;
-      [[unroll]] for (int i = 0; i < TM; ++i) {
-        int m = m0 + i;
-        if (m >= p.MO) break;
-        float bm = BIAS == 1 ? src[g * p.MO + m] : 0.0;
-        [[unroll]] for (int r = 0; r < TR; ++r) {
-          if (oh0 + r >= p.OH) break;
-          int row = yb + m * OHW + r * p.OW;
-          if (VO == 1) {   // OW % 4 == 0 and ow0 % 4 == 0: whole quads inside the row
-            [[unroll]] for (int q = 0; q < TW; q += 4) {
-              if (ow0 + q >= p.OW) break;
-              vec4 v = vec4(acc[i][r][q], acc[i][r][q + 1], acc[i][r][q + 2], acc[i][r][q + 3]) + bm;
-              o4[(row + q) >> 2] = ACT == 1 ? max(v, vec4(0.0)) : v;
-            }
-          } else if (VO == 2) {   // OW and ow0 even: whole pairs inside the row
-            [[unroll]] for (int q = 0; q < TW; q += 2) {
-              if (ow0 + q >= p.OW) break;
-              vec2 v = vec2(acc[i][r][q], acc[i][r][q + 1]) + bm;
-              o2[(row + q) >> 1] = ACT == 1 ? max(v, vec2(0.0)) : v;
-            }
-          } else {
-            [[unroll]] for (int q = 0; q < TW; ++q) {
-              if (ow0 + q >= p.OW) break;
-              float v = acc[i][r][q] + bm;
-              o[row + q] = ACT == 1 ? max(v, 0.0) : v;
-            }
-          }
-        }
-      }
+      int xb = UNPOOL == 1 ? (n * p.G + g) * p.CI * (p.H / 2) * (p.W / 2) : (n * p.G + g) * p.CI * HW + ih0 * p.W + iw0;
+      if (ONE_W == 1) fetch_patch(ROLL && KEEPR > 0 ? KEEPR : 0, xb, ih0, iw0);   // once for every group
+      if (GM == TM) group(0, m0, n, g, oh0, ow0, ih0, iw0, xb);
+      else
+        [[dont_unroll]] for (int mg = 0; mg < TM; mg += GM) group(mg, m0, n, g, oh0, ow0, ih0, iw0, xb);
+      if (ROLL)   // the next block row's first rows
+        [[unroll]] for (int r = 0; r < KEEPR; ++r)
+          [[unroll]] for (int q = 0; q < PC; ++q) pt[r][q] = pt[r + TR * SH][q];
     }   // block rows
   }
 }

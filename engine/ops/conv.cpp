@@ -214,8 +214,8 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   int mp = (MO + tm - 1) / tm * tm;
   mp = (mp + 3) / 4 * 4;   // texels of four channels
   if (const char* e = std::getenv("VKWB_CONV_DIRECT_TILE")) {   // tuning knob: TRxTW
-    if (std::sscanf(e, "%dx%d", &tr, &tw) != 2 || tr < 1 || tw < 1 || tr > 8 || tw > 16)
-      throw Error(std::string("VKWB_CONV_DIRECT_TILE=") + e + ": expected TRxTW, rows 1..8, columns 1..16");
+    if (std::sscanf(e, "%dx%d", &tr, &tw) != 2 || tr < 1 || tw < 1 || tr > 8 || tw > 32)
+      throw Error(std::string("VKWB_CONV_DIRECT_TILE=") + e + ": expected TRxTW, rows 1..8, columns 1..32");
   }
   // Pooling in the epilogue (pool_idx; y is then the pooled output): 2x2 windows need blocks of
   // an even height and width.
@@ -228,22 +228,43 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   // buffer it stays at 3,600 / 19,000 (docs/PERFORMANCE.md). The cause is not pinned down (no CPU
   // counters on this VM); 4 KiB aliasing between these gathers and the JIT code's spilled
   // accumulators on the stack fits what was seen.
-  int64_t wt_n = int64_t(G) * CI * KH * KW * mp;
+  // Channel groups (the shader's MR): with one input channel the patch is fetched once per block,
+  // so the block's channels can be taken a few at a time in a loop that is not unrolled, for
+  // compact code with the accumulators in registers. LeNet-5's first layer (2x14x6, 5x5) compiled
+  // to ~96 KiB of straight-line code per block, three times the L1 instruction cache; one channel
+  // at a time it ran 380 vs 560 us per dispatch (two at a time 540-560, three 680-850; one thread,
+  // 2026-12-07, docs/PERFORMANCE.md). A 16-channel 3x3 first layer, whose blocks are small
+  // anyway, got slower (1,120-1,300 vs 935-1,090 us), hence only big blocks of 5x5 kernels.
+  int mr = 0;
+  // (one input channel, one channel tile, one group: the shader's ONE_W)
+  const bool one_w = CI == 1 && G == 1 && (MO + tm - 1) / tm == 1;
+  if (one_w && !unpool_idx && KH * KW >= 25 && tm * tr * tw * KH * KW > 2048)
+    for (int d = tm - 1; d >= 1; --d)
+      if (tm % d == 0 && d * tr * tw <= 28) { mr = d; break; }
+  if (const char* e = std::getenv("VKWB_CONV_DIRECT_MR")) mr = std::atoi(e);   // tuning knob (0: off)
+  if (mr > 0 && (tm % mr != 0 || mr >= tm)) mr = 0;
+  int64_t wt_rows = int64_t(G) * CI * KH * KW;
+  if (mr > 0) {   // GROUPED: [G, CI, ceil(MO / mr), KH*KW*mr rounded up to 4]
+    mp = (KH * KW * mr + 3) / 4 * 4;
+    wt_rows = int64_t(G) * CI * ((MO + mr - 1) / mr);
+  }
+  int64_t wt_n = wt_rows * mp;
   Tensor wt = Tensor::empty({std::max<int64_t>(wt_n, 4096)}, dev, x.dtype());
   DirectConvP p{N, CI, H, W, MO, mp, OH, OW, ph, pw, G, 0, 0, 0, 0, 0, 0, 1, 1};
   p.offX = texel_index(x);
   if (unpool_idx) p.offIdx = texel_index(*unpool_idx, Texel::u32);
-  std::vector<int32_t> prep = {i32(local_1d(dev)), 1, tm, 1, 1, KH, KW, 1, 1, 1, 1, 0, 0, flip ? 1 : 0};
-  launch(dev, ShaderId::conv_direct, prep, p, {texel(x), texel(x), wt, w, wt, texel(x, Texel::u32)}, groups_1d(dev, uint64_t(wt_n / mp)),
+  std::vector<int32_t> prep = {i32(local_1d(dev)), 1, tm, 1, 1, KH, KW, 1, 1, 1, 1, 0, 0, flip ? 1 : 0,
+                               0, 0, 0, 0, 0, 1, 0, mr};
+  launch(dev, ShaderId::conv_direct, prep, p, {texel(x), texel(x), wt, w, wt, texel(x, Texel::u32)}, groups_1d(dev, uint64_t(wt_rows)),
          1u, 1u, profile_label(flip ? "conv_direct weights dX" : "conv_direct weights", std::to_string(wt_n)));
   p.offW = texel_index(wt, Texel::f32x4);
   p.tiles_r = (OH + tr - 1) / tr;
   p.tiles_c = (OW + tw - 1) / tw;
   p.tiles_m = (MO + tm - 1) / tm;   // (mp may round past the last tile: whole texels)
   int64_t tiles = int64_t(p.tiles_r) * p.tiles_c * N * p.tiles_m * G;
-  // One input channel, one channel tile, one group: the weights are fetched once per invocation,
-  // and each invocation takes ~8 blocks (at least 256 invocations, for the SIMD lanes of the cores).
-  bool one_w = CI == 1 && p.tiles_m == 1 && G == 1;
+  // One input channel, one channel tile, one group: the weights are fetched once per invocation
+  // (per block and channel group with MR), and each invocation takes ~8 blocks (at least 256
+  // invocations, for the SIMD lanes of the cores).
   int64_t lanes = one_w ? std::min(tiles, std::max<int64_t>(256, tiles / 8)) : tiles;
   if (one_w && !unpool_idx) {
     // Each invocation takes a segment of `seg` block rows of one block column, the patch rolling
@@ -269,6 +290,7 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   // when there is padding (else nothing is left out, and each width would be a pipeline of its own).
   const bool fullw = p.tiles_c == 1 && pw > 0;
   spec.insert(spec.end(), {fullw ? 1 : 0, fullw ? W : 1, fullw ? pw : 0});
+  spec.push_back(mr);
   launch(dev, ShaderId::conv_direct, spec, p,
          {texel(x), texel(wt, Texel::f32x4), y, bias ? *bias : y, pool_idx ? *pool_idx : y,
           texel(unpool_idx ? *unpool_idx : x, Texel::u32)},
@@ -309,7 +331,7 @@ DirectDwPlan plan_direct_dw(int MO, int OH, int OW, int KH, int KW, int sh, int 
   }
   if (const char* e = std::getenv("VKWB_CONV_DW_TILE")) {   // tuning knob: TRxTW
     if (std::sscanf(e, "%dx%d", &q.tr, &q.tw) != 2 || q.tr < 1 || q.tw < 1 || q.tr > 8 || q.tw > 16)
-      throw Error(std::string("VKWB_CONV_DW_TILE=") + e + ": expected TRxTW, rows 1..8, columns 1..16");
+      throw Error(std::string("VKWB_CONV_DW_TILE=") + e + ": expected TRxTW, rows 1..8, columns 1..32");
   }
   if (unpool) q.tr = std::max(2, q.tr / 2 * 2), q.tw = std::max(2, q.tw / 2 * 2);
   // Channels per invocation: at most ~200 accumulators and ~96 gradient values per block (bigger
