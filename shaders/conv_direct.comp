@@ -66,9 +66,10 @@ layout(constant_id = 20) const int CPW = 0;   // FULLW: the left padding (p.pw)
 // group with its own MR x TR x TW accumulators, weight fetches and epilogue. A fully unrolled
 // block is straight-line code of TM*TR*TW*KH*KW multiply-adds: LeNet-5's first layer (2x14x6,
 // 5x5) compiled to ~96 KiB per block on llvmpipe, three times the CPU's L1 instruction cache, and
-// ran at ~0.6 instructions per cycle (docs/PERFORMANCE.md, 2026-12-07 evening); a group's body
-// is TM/MR times smaller and its accumulators stay in registers. With one input channel (ONE_W)
-// the patch is fetched once per block, before the groups; otherwise once per group and channel.
+// did half as many multiply-adds per second as the layer after it (docs/PERFORMANCE.md,
+// 2026-12-07 evening). A group's body is TM/MR times smaller and its accumulators stay in
+// registers. With one input channel (ONE_W) the patch is fetched once per block, before the
+// groups; otherwise once per group and channel.
 // Each accumulator sums the same terms in the same order as with MR == TM: bit-identical.
 layout(constant_id = 21) const int MR = 0;   // 0: MR = TM
 layout(binding = 0) uniform samplerBuffer X;    // MODE 0: the input (R32F view)
