@@ -159,6 +159,46 @@ bool direct_fits(const Device& dev, int KH, int KW, int dh, int dw) {
   return conv_path(dev) == ConvPath::direct && KH * KW <= 25 && (KH - 1) * dh <= 8 && (KW - 1) * dw <= 8;
 }
 
+// Channel groups for the direct kernel (the shader's MR; 0: none): the block's TM channels taken
+// GM at a time in a loop that is not unrolled, each group a compact body with its own accumulators.
+// An unrolled block is straight-line code of TM*TR*TW*KH*KW multiply-adds (LeNet-5's first layer,
+// 2x14x6 with 5x5 taps: ~96 KiB per block, three times the L1 instruction cache; its second,
+// 2x10x16: ~190 KiB). Measured per dispatch on one thread (2026-12-07, docs/PERFORMANCE.md):
+// - one input channel (ONE_W: the patch is fetched once per block, for every group): conv1 one
+//   channel at a time (28 accumulators) 380 vs 560 us, two at a time 540-560, three 680-850; a
+//   16-channel 3x3 first layer, small blocks anyway, got slower (1,120-1,300 vs 935-1,090);
+// - several (the patch fetched again per group): conv2's data gradient (2x14x6, 5x5, 50 of 70
+//   column taps) two at a time 656-694 vs 693-751 us, three 709-737 (one group), one 864; the
+//   forward (2x10x16) got slower with any groups (8: 615 vs 616, 4: 639, 2: 648-699, 1: 975).
+// Hence: with ONE_W and 5x5 taps and a big block, the largest group of at most 28
+// accumulators; else groups of at most ~1,000 multiply-adds that fetch the patch at most 3
+// times, where the block is big. The 3x3 DQN layers keep their blocks.
+int channel_groups(int tm, int tr, int tw, int KH, int KW, int sw, int dw, int W, int pw, bool fullw, bool one_w,
+                   bool unpool) {
+  int mr = 0;
+  // Multiply-adds per channel, block and input channel: FULLW leaves the padding's columns out.
+  int cols = 0;
+  for (int q = 0; q < tw; ++q)
+    for (int kw = 0; kw < KW; ++kw) {
+      int c = q * sw + kw * dw;
+      cols += !fullw || (c - pw >= 0 && c - pw < W);
+    }
+  const int per_channel = tr * KH * cols;
+  if (tm * per_channel > 2048) {
+    for (int d = tm - 1; d >= 1 && mr == 0; --d) {
+      if (tm % d) continue;
+      if (one_w && !unpool) {
+        if (KH * KW >= 25 && d * tr * tw <= 28) mr = d;
+      } else if (!one_w && tm / d <= 3 && d * per_channel <= 1024) {
+        mr = d;
+      }
+    }
+  }
+  if (const char* e = std::getenv("VKWB_CONV_DIRECT_MR")) mr = std::atoi(e);   // tuning knob (0: off)
+  if (mr > 0 && (tm % mr != 0 || mr >= tm)) mr = 0;
+  return mr;
+}
+
 // y [N, G*MO, OH, OW] = the stride (sh, sw) convolution of x [N, G*CI, H, W] with padding (ph, pw)
 // (either sign) and dilation (dh, dw). flip == false: w is a forward weight [G*MO, CI, KH, KW];
 // flip == true: w is [G*CI, MO, KH, KW] and its taps are mirrored (a data gradient, see the shader).
@@ -221,6 +261,10 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   // an even height and width.
   // An unpooled input likewise (the patch then starts on a window: ph, pw even).
   if (pool_idx || unpool_idx) tr = std::max(2, tr / 2 * 2), tw = std::max(2, tw / 2 * 2);
+  // (one input channel, one channel tile, one group: the shader's ONE_W)
+  const bool one_w = CI == 1 && G == 1 && (MO + tm - 1) / tm == 1;
+  const bool fullw = (OW + tw - 1) / tw == 1 && pw > 0;   // (the shader's FULLW, below)
+  int mr = channel_groups(tm, tr, tw, KH, KW, sw, dw, W, pw, fullw, one_w, unpool_idx != nullptr);
   // The prepared weights get at least 16 KiB of their own. Where the caching allocator put a small
   // (e.g. LeNet-5's 800-byte) buffer mattered by up to 7x for the convolution reading it, on one
   // llvmpipe thread as on two, whatever the buffer held: LeNet-5 on Fashion-MNIST fell from 3,300
@@ -228,21 +272,6 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   // buffer it stays at 3,600 / 19,000 (docs/PERFORMANCE.md). The cause is not pinned down (no CPU
   // counters on this VM); 4 KiB aliasing between these gathers and the JIT code's spilled
   // accumulators on the stack fits what was seen.
-  // Channel groups (the shader's MR): with one input channel the patch is fetched once per block,
-  // so the block's channels can be taken a few at a time in a loop that is not unrolled, for
-  // compact code with the accumulators in registers. LeNet-5's first layer (2x14x6, 5x5) compiled
-  // to ~96 KiB of straight-line code per block, three times the L1 instruction cache; one channel
-  // at a time it ran 380 vs 560 us per dispatch (two at a time 540-560, three 680-850; one thread,
-  // 2026-12-07, docs/PERFORMANCE.md). A 16-channel 3x3 first layer, whose blocks are small
-  // anyway, got slower (1,120-1,300 vs 935-1,090 us), hence only big blocks of 5x5 kernels.
-  int mr = 0;
-  // (one input channel, one channel tile, one group: the shader's ONE_W)
-  const bool one_w = CI == 1 && G == 1 && (MO + tm - 1) / tm == 1;
-  if (one_w && !unpool_idx && KH * KW >= 25 && tm * tr * tw * KH * KW > 2048)
-    for (int d = tm - 1; d >= 1; --d)
-      if (tm % d == 0 && d * tr * tw <= 28) { mr = d; break; }
-  if (const char* e = std::getenv("VKWB_CONV_DIRECT_MR")) mr = std::atoi(e);   // tuning knob (0: off)
-  if (mr > 0 && (tm % mr != 0 || mr >= tm)) mr = 0;
   int64_t wt_rows = int64_t(G) * CI * KH * KW;
   if (mr > 0) {   // GROUPED: [G, CI, ceil(MO / mr), KH*KW*mr rounded up to 4]
     mp = (KH * KW * mr + 3) / 4 * 4;
@@ -288,7 +317,6 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
                                pool_idx ? 1 : 0, unpool_idx ? 1 : 0, one_w ? 1 : 0};
   // One block across the output's width: the padding's columns are compiled out (FULLW). Only
   // when there is padding (else nothing is left out, and each width would be a pipeline of its own).
-  const bool fullw = p.tiles_c == 1 && pw > 0;
   spec.insert(spec.end(), {fullw ? 1 : 0, fullw ? W : 1, fullw ? pw : 0});
   spec.push_back(mr);
   launch(dev, ShaderId::conv_direct, spec, p,
