@@ -72,6 +72,9 @@ layout(constant_id = 20) const int CPW = 0;   // FULLW: the left padding (p.pw)
 // groups; otherwise once per group and channel.
 // Each accumulator sums the same terms in the same order as with MR == TM: bit-identical.
 layout(constant_id = 21) const int MR = 0;   // 0: MR = TM
+// CIK > 0: the input has CIK channels (p.CI == CIK), and every channel's patch is fetched once per
+// block, before the groups, as with one input channel: the groups then fetch only their weights.
+layout(constant_id = 22) const int CIK = 0;
 layout(binding = 0) uniform samplerBuffer X;    // MODE 0: the input (R32F view)
 layout(binding = 1) uniform samplerBuffer Wt;   // MODE 0: wt (RGBA32F view)
 layout(std430, binding = 2) writeonly buffer Out { float o[]; };
@@ -124,13 +127,16 @@ void prepare() {
 
 // Per invocation (module scope, so that the helpers below share them; llvmpipe keeps them in
 // registers or on the stack like locals).
-float pt[PR][PC];   // the input patch ("patch" is a GLSL keyword)
+const int NPC = CIK > 0 ? CIK : 1;   // patches held at a time
+const bool HOIST_P = ONE_W == 1 || CIK > 0;   // every channel's patch fetched before the groups
+float pt[NPC][PR][PC];   // the input patch, per channel when HOIST_P ("patch" is a GLSL keyword)
 float wa[KH * KW][(GM + 3) / 4 * 4];   // a group's weights, per tap (TM = 6: the second texel's last two unused)
 float acc[GM][TR][TW];
 bool rok[PR], cok[PC];
 
-// Patch rows [r0, PR) of one input channel starting at element xb (row ih0, column iw0).
-void fetch_patch(int r0, int xb, int ih0, int iw0) {
+// Patch rows [r0, PR) of one input channel starting at element xb (row ih0, column iw0), into
+// pt[ci].
+void fetch_patch(int ci, int r0, int xb, int ih0, int iw0) {
   if (UNPOOL == 1) {
     int PH = p.H / 2, PW = p.W / 2;   // the pooled plane
     [[unroll]] for (int u = 0; u < (PR + 1) / 2; ++u)
@@ -144,7 +150,7 @@ void fetch_patch(int r0, int xb, int ih0, int iw0) {
         [[unroll]] for (int a = 0; a < 2; ++a)
           [[unroll]] for (int b = 0; b < 2; ++b)
             if (2 * u + a < PR && 2 * j + b < PC)
-              pt[2 * u + a][2 * j + b] = k == (ih0 + 2 * u + a) * p.W + iw0 + 2 * j + b ? v : 0.0;
+              pt[ci][2 * u + a][2 * j + b] = k == (ih0 + 2 * u + a) * p.W + iw0 + 2 * j + b ? v : 0.0;
       }
   } else {
     [[unroll]] for (int r = r0; r < PR; ++r)
@@ -153,7 +159,7 @@ void fetch_patch(int r0, int xb, int ih0, int iw0) {
         bool ok = rok[r] && cok[q];
         // Outside the image: fetch a valid texel (the tensor's first), then drop it.
         float v = texelFetch(X, p.offX + (ok ? xb + r * p.W + q : 0)).x;
-        pt[r][q] = ok ? v : 0.0;
+        pt[ci][r][q] = ok ? v : 0.0;
       }
   }
 }
@@ -251,6 +257,23 @@ void epilogue(int m_first, int n, int g, int oh0, int ow0) {
   }
 }
 
+// Every tap of one input channel (patch pt[ci], weights wa) into the group's accumulators.
+// The TW accumulators of a block row take each tap in lockstep: TW independent add chains side by
+// side instead of one chain of KH*KW dependent adds at a time, which left the out-of-order window
+// with one or two chains in flight (llvmpipe evaluates fma() as a multiply and a dependent add).
+// Every accumulator still sums its taps in the same order, so the results are bit-identical. 7-20 %
+// faster per layer on LeNet-5 (docs/PERFORMANCE.md, 2026-12-07); lockstep over the TR rows too
+// (2*TW chains) spilled and was 10-25 % slower.
+void taps(int ci) {
+  [[unroll]] for (int i = 0; i < GM; ++i)
+    [[unroll]] for (int r = 0; r < TR; ++r)
+      [[unroll]] for (int kh = 0; kh < KH; ++kh)
+        [[unroll]] for (int kw = 0; kw < KW; ++kw)
+          [[unroll]] for (int q = 0; q < TW; ++q)
+            if (col_in(q * SW + kw * DW))
+              acc[i][r][q] = fma(wa[kh * KW + kw][i], pt[ci][r * SH + kh * DH][q * SW + kw * DW], acc[i][r][q]);
+}
+
 // Channels mg .. mg + GM - 1 of the block's tile (first channel m0): every input channel's taps,
 // then the epilogue. xb: the block's input (patch origin of channel 0, or the pooled plane's).
 void group(int mg, int m0, int n, int g, int oh0, int ow0, int ih0, int iw0, int xb) {
@@ -258,29 +281,25 @@ void group(int mg, int m0, int n, int g, int oh0, int ow0, int ih0, int iw0, int
     [[unroll]] for (int r = 0; r < TR; ++r)
       [[unroll]] for (int q = 0; q < TW; ++q) acc[i][r][q] = 0.0;
   int wb = (g * p.CI * KH * KW * p.MP + m0) >> 2;   // texels; MP and m0 are multiples of 4
-  for (int c = 0; c < p.CI; ++c) {
-    if (ONE_W == 0) fetch_patch(0, xb, ih0, iw0);   // (one input channel: fetched by the caller)
-    // Every weight of this input channel first, then the FMAs (below): a texel fetch is a
-    // function call in llvmpipe's JIT code that clobbers every vector register, so fetches between
-    // the FMAs (one weight texel per tap, as this kernel did until 2026-12-05) made every
-    // accumulator and patch value go to the stack and back once per tap (docs/PERFORMANCE.md:
-    // LeNet-5's convolutions 7-21 % faster this way).
-    if (!HOIST_W) fetch_weights(g, c, m0, mg, wb);
-    // The TW accumulators of a block row take each tap in lockstep: TW independent add chains
-    // side by side instead of one chain of KH*KW dependent adds at a time, which left the
-    // out-of-order window with one or two chains in flight (llvmpipe evaluates fma() as a
-    // multiply and a dependent add). Every accumulator still sums its taps in the same order,
-    // so the results are bit-identical. 7-20 % faster per layer on LeNet-5 (docs/PERFORMANCE.md,
-    // 2026-12-07); lockstep over the TR rows too (2*TW chains) spilled and was 10-25 % slower.
-    [[unroll]] for (int i = 0; i < GM; ++i)
-      [[unroll]] for (int r = 0; r < TR; ++r)
-        [[unroll]] for (int kh = 0; kh < KH; ++kh)
-          [[unroll]] for (int kw = 0; kw < KW; ++kw)
-            [[unroll]] for (int q = 0; q < TW; ++q)
-              if (col_in(q * SW + kw * DW))
-                acc[i][r][q] = fma(wa[kh * KW + kw][i], pt[r * SH + kh * DH][q * SW + kw * DW], acc[i][r][q]);
-    xb += UNPOOL == 1 ? (p.H / 2) * (p.W / 2) : p.H * p.W;
-    wb += (KH * KW * p.MP) >> 2;
+  if (CIK > 0) {   // every channel's patch in pt already
+    [[unroll]] for (int c = 0; c < CIK; ++c) {
+      fetch_weights(g, c, m0, mg, wb);
+      taps(c);
+      wb += (KH * KW * p.MP) >> 2;
+    }
+  } else {
+    for (int c = 0; c < p.CI; ++c) {
+      if (!HOIST_P) fetch_patch(0, 0, xb, ih0, iw0);   // (one input channel: fetched by the caller)
+      // Every weight of this input channel first, then the FMAs: a texel fetch is a function call
+      // in llvmpipe's JIT code that clobbers every vector register, so fetches between the FMAs
+      // (one weight texel per tap, as this kernel did until 2026-12-05) made every accumulator
+      // and patch value go to the stack and back once per tap (docs/PERFORMANCE.md: LeNet-5's
+      // convolutions 7-21 % faster this way).
+      if (!HOIST_W) fetch_weights(g, c, m0, mg, wb);
+      taps(0);
+      xb += UNPOOL == 1 ? (p.H / 2) * (p.W / 2) : p.H * p.W;
+      wb += (KH * KW * p.MP) >> 2;
+    }
   }
   epilogue(m0 + mg, n, g, oh0, ow0);
 }
@@ -323,7 +342,7 @@ void main() {
         [[unroll]] for (int q = 0; q < PC; ++q) {
           bool ok = ih0 + r >= 0 && ih0 + r < p.H && cok[q];
           float v = texelFetch(X, p.offX + (ok ? xb + r * p.W + q : 0)).x;
-          pt[r][q] = ok ? v : 0.0;
+          pt[0][r][q] = ok ? v : 0.0;
         }
     }
     for (int tr = tr_begin; tr < tr_end; ++tr) {
@@ -331,13 +350,15 @@ void main() {
       int ih0 = oh0 * SH - p.ph;
       [[unroll]] for (int r = 0; r < PR; ++r) rok[r] = ih0 + r >= 0 && ih0 + r < p.H;
       int xb = UNPOOL == 1 ? (n * p.G + g) * p.CI * (p.H / 2) * (p.W / 2) : (n * p.G + g) * p.CI * HW + ih0 * p.W + iw0;
-      if (ONE_W == 1) fetch_patch(ROLL && KEEPR > 0 ? KEEPR : 0, xb, ih0, iw0);   // once for every group
+      if (ONE_W == 1) fetch_patch(0, ROLL && KEEPR > 0 ? KEEPR : 0, xb, ih0, iw0);   // once for every group
+      else if (CIK > 0)
+        [[unroll]] for (int c = 0; c < CIK; ++c) fetch_patch(c, 0, xb + c * (UNPOOL == 1 ? (p.H / 2) * (p.W / 2) : HW), ih0, iw0);
       if (GM == TM) group(0, m0, n, g, oh0, ow0, ih0, iw0, xb);
       else
         [[dont_unroll]] for (int mg = 0; mg < TM; mg += GM) group(mg, m0, n, g, oh0, ow0, ih0, iw0, xb);
       if (ROLL)   // the next block row's first rows
         [[unroll]] for (int r = 0; r < KEEPR; ++r)
-          [[unroll]] for (int q = 0; q < PC; ++q) pt[r][q] = pt[r + TR * SH][q];
+          [[unroll]] for (int q = 0; q < PC; ++q) pt[0][r][q] = pt[0][r + TR * SH][q];
     }   // block rows
   }
 }

@@ -160,22 +160,26 @@ bool direct_fits(const Device& dev, int KH, int KW, int dh, int dw) {
 }
 
 // Channel groups for the direct kernel (the shader's MR; 0: none): the block's TM channels taken
-// GM at a time in a loop that is not unrolled, each group a compact body with its own accumulators.
-// An unrolled block is straight-line code of TM*TR*TW*KH*KW multiply-adds (LeNet-5's first layer,
-// 2x14x6 with 5x5 taps: ~96 KiB per block, three times the L1 instruction cache; its second,
-// 2x10x16: ~190 KiB). Measured per dispatch on one thread (2026-12-07, docs/PERFORMANCE.md):
-// - one input channel (ONE_W: the patch is fetched once per block, for every group): conv1 one
-//   channel at a time (28 accumulators) 380 vs 560 us, two at a time 540-560, three 680-850; a
-//   16-channel 3x3 first layer, small blocks anyway, got slower (1,120-1,300 vs 935-1,090);
-// - several (the patch fetched again per group): conv2's data gradient (2x14x6, 5x5, 50 of 70
-//   column taps) two at a time 656-694 vs 693-751 us, three 709-737 (one group), one 864; the
-//   forward (2x10x16) got slower with any groups (8: 615 vs 616, 4: 639, 2: 648-699, 1: 975).
-// Hence: with ONE_W and 5x5 taps and a big block, the largest group of at most 28
-// accumulators; else groups of at most ~1,000 multiply-adds that fetch the patch at most 3
-// times, where the block is big. The 3x3 DQN layers keep their blocks.
-int channel_groups(int tm, int tr, int tw, int KH, int KW, int sw, int dw, int W, int pw, bool fullw, bool one_w,
-                   bool unpool) {
-  int mr = 0;
+// MR at a time in a loop that is not unrolled, each group a compact body with its own
+// accumulators; and whether every input channel's patch is fetched once per block, before the
+// groups (the shader's CIK: the input's channel count; 0: per group and channel). An unrolled
+// block is straight-line code of TM*TR*TW*KH*KW multiply-adds per input channel: LeNet-5's first
+// layer (2x14x6, 5x5 taps) ~96 KiB per block, three times the L1 instruction cache, its second
+// (2x10x16) ~190 KiB. Measured per dispatch on one thread (2026-12-07, docs/PERFORMANCE.md):
+// - one input channel (the patch is fetched once per block anyway): conv1 one channel at a time
+//   (28 accumulators) 330-380 vs 560 us, two at a time 540-560, three 680-850; a 16-channel 3x3
+//   first layer, small blocks anyway, got slower (1,120-1,300 vs 935-1,090);
+// - conv2's forward (6 input channels, 2x10x16): every patch up front and one channel at a time
+//   520-596 vs 591-677 us (two at a time 569, four 678; with its patch fetched per group any
+//   grouping was slower: 8 615 vs 616, 4 639, 2 648-699, 1 975);
+// - conv2's data gradient (16 input channels, too many patches to hold; 2x14x6, 50 of 70 column
+//   taps): its patch fetched per group, two channels at a time 656-694 vs 693-751 us, three
+//   709-737, one 864.
+// The 3x3 layers (the DQN net) keep their blocks.
+struct ChannelGroups { int mr = 0, cik = 0; };
+ChannelGroups channel_groups(int CI, int tm, int tr, int tw, int KH, int KW, int sh, int sw, int dh, int dw, int W,
+                             int pw, bool fullw, bool one_w, bool unpool) {
+  ChannelGroups cg;
   // Multiply-adds per channel, block and input channel: FULLW leaves the padding's columns out.
   int cols = 0;
   for (int q = 0; q < tw; ++q)
@@ -184,19 +188,24 @@ int channel_groups(int tm, int tr, int tw, int KH, int KW, int sw, int dw, int W
       cols += !fullw || (c - pw >= 0 && c - pw < W);
     }
   const int per_channel = tr * KH * cols;
+  const int prows = (tr - 1) * sh + (KH - 1) * dh + 1, pcols = (tw - 1) * sw + (KW - 1) * dw + 1;
+  const bool hold = !one_w && !unpool && CI * prows * pcols <= 1024;   // every patch in registers / on the stack
   if (tm * per_channel > 2048) {
-    for (int d = tm - 1; d >= 1 && mr == 0; --d) {
+    for (int d = tm - 1; d >= 1 && cg.mr == 0; --d) {
       if (tm % d) continue;
-      if (one_w && !unpool) {
-        if (KH * KW >= 25 && d * tr * tw <= 28) mr = d;
+      if ((one_w && !unpool) || hold) {
+        if (KH * KW >= 25 && d * tr * tw <= 28) cg.mr = d;
       } else if (!one_w && tm / d <= 3 && d * per_channel <= 1024) {
-        mr = d;
+        cg.mr = d;
       }
     }
+    if (hold && cg.mr > 0) cg.cik = CI;
   }
-  if (const char* e = std::getenv("VKWB_CONV_DIRECT_MR")) mr = std::atoi(e);   // tuning knob (0: off)
-  if (mr > 0 && (tm % mr != 0 || mr >= tm)) mr = 0;
-  return mr;
+  if (const char* e = std::getenv("VKWB_CONV_DIRECT_MR")) cg.mr = std::atoi(e);   // tuning knob (0: off)
+  if (cg.mr > 0 && (tm % cg.mr != 0 || cg.mr >= tm)) cg.mr = 0;
+  if (const char* e = std::getenv("VKWB_CONV_DIRECT_CIK"))   // tuning knob: 1 on (where it can be), 0 off
+    cg.cik = *e == '1' && !one_w && CI * prows * pcols <= 1024 && CI <= 64 ? CI : 0;
+  return cg;
 }
 
 // y [N, G*MO, OH, OW] = the stride (sh, sw) convolution of x [N, G*CI, H, W] with padding (ph, pw)
@@ -264,7 +273,8 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   // (one input channel, one channel tile, one group: the shader's ONE_W)
   const bool one_w = CI == 1 && G == 1 && (MO + tm - 1) / tm == 1;
   const bool fullw = (OW + tw - 1) / tw == 1 && pw > 0;   // (the shader's FULLW, below)
-  int mr = channel_groups(tm, tr, tw, KH, KW, sw, dw, W, pw, fullw, one_w, unpool_idx != nullptr);
+  const ChannelGroups cg = channel_groups(CI, tm, tr, tw, KH, KW, sh, sw, dh, dw, W, pw, fullw, one_w, unpool_idx != nullptr);
+  const int mr = cg.mr;
   // The prepared weights get at least 16 KiB of their own. Where the caching allocator put a small
   // (e.g. LeNet-5's 800-byte) buffer mattered by up to 7x for the convolution reading it, on one
   // llvmpipe thread as on two, whatever the buffer held: LeNet-5 on Fashion-MNIST fell from 3,300
@@ -318,7 +328,7 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   // One block across the output's width: the padding's columns are compiled out (FULLW). Only
   // when there is padding (else nothing is left out, and each width would be a pipeline of its own).
   spec.insert(spec.end(), {fullw ? 1 : 0, fullw ? W : 1, fullw ? pw : 0});
-  spec.push_back(mr);
+  spec.insert(spec.end(), {mr, cg.cik});
   launch(dev, ShaderId::conv_direct, spec, p,
          {texel(x), texel(wt, Texel::f32x4), y, bias ? *bias : y, pool_idx ? *pool_idx : y,
           texel(unpool_idx ? *unpool_idx : x, Texel::u32)},

@@ -281,18 +281,21 @@ BOOST_AUTO_TEST_CASE(convolution) {
     }, {x, w, b}, 1e-3, 1e-4);
   }
   // The direct kernel's channel groups (MR: the block's channels a few at a time in a rolled
-  // loop; the host takes one at a time for big one-channel 5x5 blocks, VKWB_CONV_DIRECT_MR forces
-  // a size): groups of 1, 2, 3 and 4 channels (a size that does not divide the block's channel
-  // count turns them off), with one input channel (the patch fetched once for all groups) and
-  // several (fetched per group), grouped convolutions, the pooling epilogue and the unpooling data
-  // gradient, the mirrored weights of the data gradient, odd sizes.
+  // loop; VKWB_CONV_DIRECT_MR forces a size) and its patches held for all of them (CIK; forced
+  // on or off by VKWB_CONV_DIRECT_CIK where the patches fit): groups of 1, 2, 3 and 4 channels (a
+  // size that does not divide the block's channel count turns them off), with one input channel
+  // (the patch fetched once for all groups) and several (every channel's patch fetched up front,
+  // or per group), grouped convolutions, the pooling epilogue and the unpooling data gradient,
+  // the mirrored weights of the data gradient, odd sizes.
+  for (const char* cik : {"0", "1"})
   for (const char* mr : {"1", "2", "3", "4"}) {
     setenv("VKWB_CONV_DIRECT_MR", mr, 1);
+    setenv("VKWB_CONV_DIRECT_CIK", cik, 1);
     for (auto& c : std::vector<Case>{cases[0], cases[1], cases[3], cases[9],
                                      {{2, 5, 13, 11}, {13, 5, 5, 5}, {.pad_h = 1, .pad_w = 1}}}) {
       Input x = rnd(c.x, 44), w = rnd(c.w, 45), b = rnd({c.w[0]}, 46);
       auto o = c.o;
-      check_op("conv2d channel groups of " + std::string(mr) + " fwd+bwd " + c.x.str() + c.w.str(), [o](auto& in) {
+      check_op("conv2d channel groups of " + std::string(mr) + (*cik == '1' ? ", patches held," : "") + " fwd+bwd " + c.x.str() + c.w.str(), [o](auto& in) {
         for (auto& t : in) t.requires_grad_();
         Tensor y = conv2d(in[0], in[1], in[2], o, Epilogue::relu);
         Tensor z = conv2d_relu_max_pool2d(in[0], in[1], in[2], o, {});
@@ -302,6 +305,7 @@ BOOST_AUTO_TEST_CASE(convolution) {
     }
   }
   unsetenv("VKWB_CONV_DIRECT_MR");
+  unsetenv("VKWB_CONV_DIRECT_CIK");
   // Several register tiles in every direction (rows > 16 in the forward and the data gradient,
   // columns > 32 everywhere, odd remainders): forward and all three gradients vs the reference.
   {
