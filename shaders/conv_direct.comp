@@ -16,7 +16,7 @@
 //         convolution weight w. FLIP 0: w is [G*MO, CI, KH, KW] (the forward). FLIP 1: w is
 //         [G*CI, MO, KH, KW] and the taps are mirrored: the data gradient of a stride-1
 //         convolution is the convolution of dy with these weights and padding d*(k-1) - p.
-//         With channel groups (MR below) the layout is [G, CI, ceil(MO / MR), MP] instead.
+//         With channel groups (MR below) the layout is [G, CI, NG, MP] instead (GROUPED below).
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const int MODE = 0;
 layout(constant_id = 2) const int TM = 8;    // a multiple of 4, or all MO channels (one tile, m0 = 0)
@@ -94,8 +94,9 @@ const int PC = (TW - 1) * SW + (KW - 1) * DW + 1;
 const bool ROLL = ONE_W == 1 && UNPOOL == 0;
 const int GM = MR > 0 && MR < TM ? MR : TM;   // channels per group
 const bool HOIST_W = ONE_W == 1 && GM == TM;   // the weights fetched once per invocation
-// GM < TM: the prepared weights are [G, CI, ceil(MO / GM), MP] with MP = KH*KW*GM rounded up to 4
-// (per channel group its taps x GM channels), so a group's weights are whole consecutive texels.
+// GM < TM: the prepared weights are [G, CI, NG, MP] with NG = ceil(MO / TM) * TM / GM groups and
+// MP = KH*KW*GM rounded up to 4 (per group its taps x GM channels, zeros past MO), so a group's
+// weights are whole consecutive texels.
 const bool GROUPED = GM < TM;
 // Whether patch column q can hold an input value (false: known zero, FULLW only).
 bool col_in(int q) { return FULLW == 0 || (q - CPW >= 0 && q - CPW < CW); }
@@ -106,7 +107,7 @@ void prepare() {
   // run time is a scalar loop over the lanes in llvmpipe's code, so one per row, not per element.
   // GROUPED: one per (group, channel, channel group) row of MP = KH*KW*GM (rounded up to 4) outputs.
   const int KK = KH * KW;
-  int NG = (p.MO + GM - 1) / GM;
+  int NG = (p.MO + TM - 1) / TM * (TM / GM);   // groups of every channel tile
   int rows = GROUPED ? p.G * p.CI * NG : p.G * p.CI * KK;
   int stride = int(gl_NumWorkGroups.x * gl_WorkGroupSize.x);
   for (int row = int(gl_GlobalInvocationID.x); row < rows; row += stride) {
@@ -168,7 +169,7 @@ void fetch_patch(int ci, int r0, int xb, int ih0, int iw0) {
 // wb: the first texel of channel c's weights in the [G, CI, KH, KW, MP] layout (not GROUPED).
 void fetch_weights(int g, int c, int m0, int mg, int wb) {
   if (GROUPED) {
-    int NG = (p.MO + GM - 1) / GM;
+    int NG = (p.MO + TM - 1) / TM * (TM / GM);   // groups of every channel tile
     int base = p.offW + (((g * p.CI + c) * NG + (m0 + mg) / GM) * p.MP >> 2);
     [[unroll]] for (int u = 0; u < (KH * KW * GM + 3) / 4; ++u) {
       vec4 w4 = texelFetch(Wt, base + u);

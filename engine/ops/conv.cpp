@@ -283,9 +283,9 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   // counters on this VM); 4 KiB aliasing between these gathers and the JIT code's spilled
   // accumulators on the stack fits what was seen.
   int64_t wt_rows = int64_t(G) * CI * KH * KW;
-  if (mr > 0) {   // GROUPED: [G, CI, ceil(MO / mr), KH*KW*mr rounded up to 4]
+  if (mr > 0) {   // GROUPED: [G, CI, tiles * tm / mr, KH*KW*mr rounded up to 4]
     mp = (KH * KW * mr + 3) / 4 * 4;
-    wt_rows = int64_t(G) * CI * ((MO + mr - 1) / mr);
+    wt_rows = int64_t(G) * CI * ((MO + tm - 1) / tm) * (tm / mr);
   }
   int64_t wt_n = wt_rows * mp;
   Tensor wt = Tensor::empty({std::max<int64_t>(wt_n, 4096)}, dev, x.dtype());
@@ -369,7 +369,7 @@ DirectDwPlan plan_direct_dw(int MO, int OH, int OW, int KH, int KW, int sh, int 
   }
   if (const char* e = std::getenv("VKWB_CONV_DW_TILE")) {   // tuning knob: TRxTW
     if (std::sscanf(e, "%dx%d", &q.tr, &q.tw) != 2 || q.tr < 1 || q.tw < 1 || q.tr > 8 || q.tw > 16)
-      throw Error(std::string("VKWB_CONV_DW_TILE=") + e + ": expected TRxTW, rows 1..8, columns 1..32");
+      throw Error(std::string("VKWB_CONV_DW_TILE=") + e + ": expected TRxTW, rows 1..8, columns 1..16");
   }
   if (unpool) q.tr = std::max(2, q.tr / 2 * 2), q.tw = std::max(2, q.tw / 2 * 2);
   // Channels per invocation: at most ~200 accumulators and ~96 gradient values per block (bigger

@@ -286,13 +286,14 @@ BOOST_AUTO_TEST_CASE(convolution) {
   // size that does not divide the block's channel count turns them off), with one input channel
   // (the patch fetched once for all groups) and several (every channel's patch fetched up front,
   // or per group), grouped convolutions, the pooling epilogue and the unpooling data gradient,
-  // the mirrored weights of the data gradient, odd sizes.
+  // the mirrored weights of the data gradient, several channel tiles (the last partial), odd sizes.
   for (const char* cik : {"0", "1"})
   for (const char* mr : {"1", "2", "3", "4"}) {
     setenv("VKWB_CONV_DIRECT_MR", mr, 1);
     setenv("VKWB_CONV_DIRECT_CIK", cik, 1);
     for (auto& c : std::vector<Case>{cases[0], cases[1], cases[3], cases[9],
-                                     {{2, 5, 13, 11}, {13, 5, 5, 5}, {.pad_h = 1, .pad_w = 1}}}) {
+                                     {{2, 5, 13, 11}, {13, 5, 5, 5}, {.pad_h = 1, .pad_w = 1}},
+                                     {{2, 3, 9, 7}, {21, 3, 5, 5}, {.pad_h = 2, .pad_w = 2}}}) {
       Input x = rnd(c.x, 44), w = rnd(c.w, 45), b = rnd({c.w[0]}, 46);
       auto o = c.o;
       check_op("conv2d channel groups of " + std::string(mr) + (*cik == '1' ? ", patches held," : "") + " fwd+bwd " + c.x.str() + c.w.str(), [o](auto& in) {
