@@ -105,7 +105,7 @@ const int KEEPR = PR - TR * SH;   // ROLL: patch rows shared with the next block
 void prepare() {
   // One invocation per (group, channel, tap) row of MP outputs: a division by a value known only at
   // run time is a scalar loop over the lanes in llvmpipe's code, so one per row, not per element.
-  // GROUPED: one per (group, channel, channel group) row of MP = KH*KW*GM (rounded up to 4) outputs.
+  // GROUPED: one per (group, channel, channel group of GM) row of MP = KH*KW*GM (rounded up to 4).
   const int KK = KH * KW;
   int NG = (p.MO + TM - 1) / TM * (TM / GM);   // groups of every channel tile
   int rows = GROUPED ? p.G * p.CI * NG : p.G * p.CI * KK;
