@@ -269,16 +269,19 @@ BOOST_AUTO_TEST_CASE(convolution) {
   // 5x5 kernels with every output channel in one block of more than 192 accumulators (the host's
   // pick for LeNet-5's conv2, 2x10x16, at an odd batch; then 13 channels at odd sizes): fused with
   // the pooling, and plain (with padding: blocks past the right and bottom edges).
-  for (auto& c : std::vector<Case>{{{3, 6, 14, 14}, {16, 6, 5, 5}, {}}, {{2, 5, 13, 11}, {13, 5, 5, 5}, {.pad_h = 1, .pad_w = 1}}}) {
-    Input x = rnd(c.x, 41), w = rnd(c.w, 42), b = rnd({c.w[0]}, 43);
-    auto o = c.o;
-    check_op("conv2d one wide channel tile fwd+bwd " + c.x.str() + c.w.str(), [o](auto& in) {
+  // (Both outputs and every gradient of conv + ReLU and of conv + ReLU + 2x2 max pooling.)
+  auto relu_and_pooled = [](Conv2dOptions o) {
+    return [o](auto& in) {
       for (auto& t : in) t.requires_grad_();
       Tensor y = conv2d(in[0], in[1], in[2], o, Epilogue::relu);
       Tensor z = conv2d_relu_max_pool2d(in[0], in[1], in[2], o, {});
       sum(add(sum(mul(y, y)), sum(mul(z, z)))).backward();
       return concat({y.reshape({-1}), z.reshape({-1}), in[0].grad().reshape({-1}), in[1].grad().reshape({-1}), in[2].grad()}, 0);
-    }, {x, w, b}, 1e-3, 1e-4);
+    };
+  };
+  for (auto& c : std::vector<Case>{{{3, 6, 14, 14}, {16, 6, 5, 5}, {}}, {{2, 5, 13, 11}, {13, 5, 5, 5}, {.pad_h = 1, .pad_w = 1}}}) {
+    Input x = rnd(c.x, 41), w = rnd(c.w, 42), b = rnd({c.w[0]}, 43);
+    check_op("conv2d one wide channel tile fwd+bwd " + c.x.str() + c.w.str(), relu_and_pooled(c.o), {x, w, b}, 1e-3, 1e-4);
   }
   // The direct kernel's channel groups (MR: the block's channels a few at a time in a rolled
   // loop; VKWB_CONV_DIRECT_MR forces a size) and its patches held for all of them (CIK; forced
@@ -295,14 +298,8 @@ BOOST_AUTO_TEST_CASE(convolution) {
                                      {{2, 5, 13, 11}, {13, 5, 5, 5}, {.pad_h = 1, .pad_w = 1}},
                                      {{2, 3, 9, 7}, {21, 3, 5, 5}, {.pad_h = 2, .pad_w = 2}}}) {
       Input x = rnd(c.x, 44), w = rnd(c.w, 45), b = rnd({c.w[0]}, 46);
-      auto o = c.o;
-      check_op("conv2d channel groups of " + std::string(mr) + (*cik == '1' ? ", patches held," : "") + " fwd+bwd " + c.x.str() + c.w.str(), [o](auto& in) {
-        for (auto& t : in) t.requires_grad_();
-        Tensor y = conv2d(in[0], in[1], in[2], o, Epilogue::relu);
-        Tensor z = conv2d_relu_max_pool2d(in[0], in[1], in[2], o, {});
-        sum(add(sum(mul(y, y)), sum(mul(z, z)))).backward();
-        return concat({y.reshape({-1}), z.reshape({-1}), in[0].grad().reshape({-1}), in[1].grad().reshape({-1}), in[2].grad()}, 0);
-      }, {x, w, b}, 1e-3, 1e-4);
+      check_op("conv2d channel groups of " + std::string(mr) + (*cik == '1' ? ", patches held," : "") + " fwd+bwd " + c.x.str() + c.w.str(),
+               relu_and_pooled(c.o), {x, w, b}, 1e-3, 1e-4);
     }
   }
   unsetenv("VKWB_CONV_DIRECT_MR");
