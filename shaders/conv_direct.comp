@@ -51,7 +51,8 @@ layout(constant_id = 15) const int POOL = 0;
 layout(constant_id = 16) const int UNPOOL = 0;
 // ONE_W == 1 (one input channel, one channel tile, one group: a network's first layer): the
 // weights are the same for every block, so each invocation fetches them once, before its blocks
-// (the host gives each invocation several blocks), instead of once per block. Without UNPOOL
+// (the host gives each invocation several blocks), instead of once per block (with channel
+// groups, MR below, each group fetches its own per block; the patch is shared). Without UNPOOL
 // those blocks are `seg` consecutive block rows of one image and block column, and the patch rolls
 // down them: each block fetches only the TR*SH input rows the block above did not (ROLL below).
 layout(constant_id = 17) const int ONE_W = 0;
