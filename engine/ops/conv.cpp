@@ -175,7 +175,8 @@ bool direct_fits(const Device& dev, int KH, int KW, int dh, int dw) {
 // - conv2's data gradient (16 input channels, too many patches to hold; 2x14x6, 50 of 70 column
 //   taps): its patch fetched per group, two channels at a time 656-694 vs 693-751 us, three
 //   709-737, one 864.
-// The 3x3 layers (the DQN net) keep their blocks.
+// The 3x3 layers (the DQN net) keep their blocks. (The 28-accumulator limit suits CPUs with 32
+// vector registers, AVX-512, as on every host measured so far; an AVX2-only CPU has 16.)
 struct ChannelGroups { int mr = 0, cik = 0; };
 ChannelGroups channel_groups(int CI, int tm, int tr, int tw, int KH, int KW, int sh, int sw, int dh, int dw, int W,
                              int pw, bool fullw, bool one_w, bool unpool) {
