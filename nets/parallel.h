@@ -85,14 +85,14 @@ class DataParallel {
   void broadcast(int from = 0);
 
   // Sharded optimizer (ZeRO stage 1, on by default with more than one replica unless the host
-  // update below is): replica r's
-  // optimizer updates only shard r of every parameter (Optimizer::set_shard) and step() then
-  // copies each updated shard to the other replicas, so the parameter-sized work of the update
-  // (the optimizer's reads and writes, the largest part of a small net's step on a CPU driver)
-  // is split instead of repeated. The numbers are the same either way: every element is updated
-  // by the same kernel from the same averaged gradient. Each optimizer's state is then current
-  // only on its own shard; gather_optimizer_state() assembles the whole of it in replica 0's
-  // optimizer (before a checkpoint saves it) and broadcast() hands all of it back.
+  // update below is): replica r's optimizer updates only shard r of every parameter
+  // (Optimizer::set_shard) and step() then copies each updated shard to the other replicas, so
+  // the parameter-sized work of the update (the optimizer's reads and writes, the largest part
+  // of a small net's step on a CPU driver) is split instead of repeated. The numbers are the
+  // same either way: every element is updated by the same kernel from the same averaged
+  // gradient. Each optimizer's state is then current only on its own shard;
+  // gather_optimizer_state() assembles the whole of it in replica 0's optimizer (before a
+  // checkpoint saves it) and broadcast() hands all of it back.
   void shard_optimizer(bool on);
   bool optimizer_sharded() const { return sharded_; }
   void gather_optimizer_state();
