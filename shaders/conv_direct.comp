@@ -76,6 +76,16 @@ layout(constant_id = 21) const int MR = 0;   // 0: MR = TM
 // CIK > 0: the input has CIK channels (p.CI == CIK), and every channel's patch is fetched once per
 // block, before the groups, as with one input channel: the groups then fetch only their weights.
 layout(constant_id = 22) const int CIK = 0;
+// FIXR == 1 (not with ROLL): the dispatch takes the one block row CT (p.tiles_r 1), and the input's
+// height and top padding are these constants: the patch rows outside the input are known when the
+// kernel is compiled, and their FMAs and fetches are left out, as FULLW does for the columns. The
+// host gives each block row at the top and bottom edges a dispatch of its own and the rows between
+// one together (p.tr0: a dispatch's first block row). LeNet-5's conv2 data gradient (a 10-row input
+// padded by 4): 50 of its 70 row taps remain.
+layout(constant_id = 23) const int FIXR = 0;
+layout(constant_id = 24) const int CH = 1;    // FIXR: the input height (p.H)
+layout(constant_id = 25) const int CPH = 0;   // FIXR: the top padding (p.ph)
+layout(constant_id = 26) const int CT = 0;    // FIXR: the block row
 layout(binding = 0) uniform samplerBuffer X;    // MODE 0: the input (R32F view)
 layout(binding = 1) uniform samplerBuffer Wt;   // MODE 0: wt (RGBA32F view)
 layout(std430, binding = 2) writeonly buffer Out { float o[]; };
@@ -87,12 +97,12 @@ layout(std430, binding = 4) writeonly buffer Idx2 { ivec2 idxo2[]; };
 layout(binding = 5) uniform usamplerBuffer IdxIn;   // UNPOOL 1 (else any texel view, unused)
 layout(push_constant) uniform P {
   int N; int CI; int H; int W; int MO; int MP; int OH; int OW; int ph; int pw; int G;
-  int offX; int offW; int tiles_r; int tiles_c; int tiles_m; int offIdx; int seg; int segs;
+  int offX; int offW; int tiles_r; int tiles_c; int tiles_m; int offIdx; int seg; int segs; int tr0;
 } p;
 
 const int PR = (TR - 1) * SH + (KH - 1) * DH + 1;
 const int PC = (TW - 1) * SW + (KW - 1) * DW + 1;
-const bool ROLL = ONE_W == 1 && UNPOOL == 0;
+const bool ROLL = ONE_W == 1 && UNPOOL == 0 && FIXR == 0;
 const int GM = MR > 0 && MR < TM ? MR : TM;   // channels per group
 const bool HOIST_W = ONE_W == 1 && GM == TM;   // the weights fetched once per invocation
 // GM < TM: the prepared weights are [G, CI, NG, MP] with NG = ceil(MO / TM) * TM / GM groups and
@@ -101,6 +111,8 @@ const bool HOIST_W = ONE_W == 1 && GM == TM;   // the weights fetched once per i
 const bool GROUPED = GM < TM;
 // Whether patch column q can hold an input value (false: known zero, FULLW only).
 bool col_in(int q) { return FULLW == 0 || (q - CPW >= 0 && q - CPW < CW); }
+// Whether patch row r can hold an input value (false: known zero, FIXR only).
+bool row_in(int r) { return FIXR == 0 || (CT * TR * SH - CPH + r >= 0 && CT * TR * SH - CPH + r < CH); }
 const int KEEPR = PR - TR * SH;   // ROLL: patch rows shared with the next block row (if > 0)
 
 void prepare() {
@@ -143,7 +155,7 @@ void fetch_patch(int ci, int r0, int xb, int ih0, int iw0) {
     int PH = p.H / 2, PW = p.W / 2;   // the pooled plane
     [[unroll]] for (int u = 0; u < (PR + 1) / 2; ++u)
       [[unroll]] for (int j = 0; j < (PC + 1) / 2; ++j) {
-        if (!col_in(2 * j) && !col_in(2 * j + 1)) continue;   // (never read)
+        if ((!col_in(2 * j) && !col_in(2 * j + 1)) || (!row_in(2 * u) && !row_in(2 * u + 1))) continue;   // (never read)
         int pr = ih0 / 2 + u, pc = iw0 / 2 + j;   // ih0, iw0 even
         bool ok = pr >= 0 && pr < PH && pc >= 0 && pc < PW;
         int at = ok ? xb + pr * PW + pc : 0;
@@ -157,7 +169,7 @@ void fetch_patch(int ci, int r0, int xb, int ih0, int iw0) {
   } else {
     [[unroll]] for (int r = r0; r < PR; ++r)
       [[unroll]] for (int q = 0; q < PC; ++q) {
-        if (!col_in(q)) continue;   // (never read)
+        if (!col_in(q) || !row_in(r)) continue;   // (never read)
         bool ok = rok[r] && cok[q];
         // Outside the image: fetch a valid texel (the tensor's first), then drop it.
         float v = texelFetch(X, p.offX + (ok ? xb + r * p.W + q : 0)).x;
@@ -272,7 +284,7 @@ void taps(int ci) {
       [[unroll]] for (int kh = 0; kh < KH; ++kh)
         [[unroll]] for (int kw = 0; kw < KW; ++kw)
           [[unroll]] for (int q = 0; q < TW; ++q)
-            if (col_in(q * SW + kw * DW))
+            if (col_in(q * SW + kw * DW) && row_in(r * SH + kh * DH))
               acc[i][r][q] = fma(wa[kh * KW + kw][i], pt[ci][r * SH + kh * DH][q * SW + kw * DW], acc[i][r][q]);
 }
 
@@ -326,7 +338,7 @@ void main() {
       tr_begin = sg * p.seg;
       tr_end = min(tr_begin + p.seg, p.tiles_r);
     } else {
-      tr_begin = rest % p.tiles_r;
+      tr_begin = FIXR == 1 ? CT : rest % p.tiles_r + p.tr0;
       tr_end = tr_begin + 1;
       rest /= p.tiles_r;
       n = rest % p.N;

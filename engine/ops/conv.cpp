@@ -317,28 +317,70 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
     p.segs = (p.tiles_r + p.seg - 1) / p.seg;
     lanes = columns * p.segs;
   }
-  uint32_t local = local_1d(dev);
-  while (local > 8 && lanes < int64_t(local) * 8) local /= 2;
-  uint32_t groups = uint32_t(std::clamp<int64_t>((lanes + local - 1) / local, 1, max_groups(dev)));
   // Output stores of four or two columns (pooled: two windows) where the rows and blocks allow.
   int vo = 0;
   if (pool_idx) vo = (OW / 2) % 2 == 0 && tw % 4 == 0 && vec4_ok(y) && vec4_ok(*pool_idx) ? 2 : 0;
   else if (vec4_ok(y)) vo = OW % 4 == 0 && tw % 4 == 0 ? 1 : OW % 2 == 0 && tw % 2 == 0 ? 2 : 0;
-  std::vector<int32_t> spec = {i32(local), 0, tm, tr, tw, KH, KW, sh, sw, dh, dw, bias ? 1 : 0, vo, 0, relu ? 1 : 0,
+  // Block rows at the top and bottom edges with taps in the padding, when one block spans the
+  // width (FULLW) and not with ROLL: each such row a dispatch of its own, its padding rows compiled
+  // out (FIXR), the rows between one dispatch. Only where that leaves out >= 10 % of the row taps
+  // (each edge row is a pipeline of its own), at most 4 edge rows. LeNet-5's conv2 data gradient:
+  // 50 of 70 row taps, 4 edge rows of 7 (docs/PERFORMANCE.md, 2026-12-07 night).
+  const int prows = (tr - 1) * sh + (KH - 1) * dh + 1;
+  auto edge_row = [&](int t) { int ih0 = t * tr * sh - ph; return ih0 < 0 || ih0 + prows > H; };
+  bool fixr = false;
+  if (fullw && !(one_w && !unpool_idx)) {
+    int64_t all = 0, kept = 0;
+    int edges = 0;
+    for (int t = 0; t < p.tiles_r; ++t) {
+      edges += edge_row(t);
+      for (int r = 0; r < tr && t * tr + r < OH; ++r)
+        for (int kh = 0; kh < KH; ++kh) {
+          int ih = t * tr * sh - ph + r * sh + kh * dh;
+          ++all, kept += ih >= 0 && ih < H;
+        }
+    }
+    fixr = edges > 0 && edges <= 4 && kept <= 0.9 * double(all);
+    if (const char* e = std::getenv("VKWB_CONV_DIRECT_FIXR"))   // tuning knob: 1 on (up to 8 edge rows), 0 off
+      fixr = *e == '1' && edges > 0 && edges <= 8;
+  }
+  std::vector<int32_t> spec = {i32(local_1d(dev)), 0, tm, tr, tw, KH, KW, sh, sw, dh, dw, bias ? 1 : 0, vo, 0, relu ? 1 : 0,
                                pool_idx ? 1 : 0, unpool_idx ? 1 : 0, one_w ? 1 : 0};
   // One block across the output's width: the padding's columns are compiled out (FULLW). Only
   // when there is padding (else nothing is left out, and each width would be a pipeline of its own).
   spec.insert(spec.end(), {fullw ? 1 : 0, fullw ? W : 1, fullw ? pw : 0});
-  spec.insert(spec.end(), {mr, cg.cik});
-  launch(dev, ShaderId::conv_direct, spec, p,
-         {texel(x), texel(wt, Texel::f32x4), y, bias ? *bias : y, pool_idx ? *pool_idx : y,
-          texel(unpool_idx ? *unpool_idx : x, Texel::u32)},
-         groups, 1u, 1u,
-         profile_label(flip ? (unpool_idx ? "conv_direct dX unpool" : "conv_direct dX")
-                            : pool_idx ? "conv_direct fwd+pool" : "conv_direct fwd",
-                       std::to_string(G * CI) + ">" + std::to_string(G * MO) + "@" + std::to_string(OH) + "x" +
-                           std::to_string(OW) + " " + std::to_string(tr) + "x" + std::to_string(tw) + "x" +
-                           std::to_string(tm)));
+  spec.insert(spec.end(), {mr, cg.cik, 0, fixr ? H : 1, fixr ? ph : 0, 0});
+  const int kind = flip ? (unpool_idx ? 0 : 1) : pool_idx ? 2 : 3;
+  static const char* const names[2][4] = {{"conv_direct dX unpool", "conv_direct dX", "conv_direct fwd+pool", "conv_direct fwd"},
+                                          {"conv_direct dX unpool edge", "conv_direct dX edge", "conv_direct fwd+pool edge",
+                                           "conv_direct fwd edge"}};
+  const std::string shape = std::to_string(G * CI) + ">" + std::to_string(G * MO) + "@" + std::to_string(OH) + "x" +
+                            std::to_string(OW) + " " + std::to_string(tr) + "x" + std::to_string(tw) + "x" + std::to_string(tm);
+  // Block rows [t0, t0 + rows) in one dispatch; edge >= 0: the one edge row `edge` (FIXR).
+  const int tiles_r = p.tiles_r;
+  auto dispatch = [&](int t0, int rows, int edge) {
+    p.tr0 = t0;
+    p.tiles_r = rows;
+    int64_t n_lanes = rows == tiles_r ? lanes : int64_t(rows) * p.tiles_c * N * p.tiles_m * G;
+    uint32_t local = local_1d(dev);
+    while (local > 8 && n_lanes < int64_t(local) * 8) local /= 2;
+    uint32_t groups = uint32_t(std::clamp<int64_t>((n_lanes + local - 1) / local, 1, max_groups(dev)));
+    spec[0] = i32(local);
+    spec[23] = edge >= 0 ? 1 : 0;
+    spec[26] = edge >= 0 ? edge : 0;
+    launch(dev, ShaderId::conv_direct, spec, p,
+           {texel(x), texel(wt, Texel::f32x4), y, bias ? *bias : y, pool_idx ? *pool_idx : y,
+            texel(unpool_idx ? *unpool_idx : x, Texel::u32)},
+           groups, 1u, 1u, profile_label(names[edge >= 0][kind], shape));
+  };
+  if (!fixr) {
+    dispatch(0, tiles_r, -1);
+    return;
+  }
+  int lo = 0, hi = tiles_r;   // the rows between the edges: [lo, hi)
+  while (lo < tiles_r && edge_row(lo)) dispatch(lo, 1, lo), ++lo;
+  while (hi > lo && edge_row(hi - 1)) --hi, dispatch(hi, 1, hi);
+  if (hi > lo) dispatch(lo, hi - lo, -1);
 }
 
 // The weight gradient's two kernels on the direct path, and how the host picks between them.

@@ -21,7 +21,7 @@ struct ConvP {   // conv_implicit.comp
   int32_t offA, offB, slices, per_slice;
 };
 struct DirectConvP {   // conv_direct.comp
-  int32_t N, CI, H, W, MO, MP, OH, OW, ph, pw, G, offX, offW, tiles_r, tiles_c, tiles_m, offIdx, seg, segs;
+  int32_t N, CI, H, W, MO, MP, OH, OW, ph, pw, G, offX, offW, tiles_r, tiles_c, tiles_m, offIdx, seg, segs, tr0;
 };
 struct DirectConvWP {   // conv_direct_dw.comp
   int32_t N, CI, H, W, MO, OH, OW, ph, pw, G, offX, offDY, tiles_m, slices, per_slice, offIdx;

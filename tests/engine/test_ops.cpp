@@ -304,6 +304,23 @@ BOOST_AUTO_TEST_CASE(convolution) {
   }
   unsetenv("VKWB_CONV_DIRECT_MR");
   unsetenv("VKWB_CONV_DIRECT_CIK");
+  // The block rows at the top and bottom edges compiled with their padding rows left out, one
+  // dispatch each (FIXR, where one block spans the width; VKWB_CONV_DIRECT_FIXR forces it on or
+  // off): the data gradient of LeNet-5's conv2 (padding 4, unpooling, channel groups), padded
+  // forwards with a partial last block row, dilation, grouped convolutions, several channel tiles,
+  // a single block row that is an edge at both ends.
+  for (const char* fixr : {"1", "0"}) {
+    setenv("VKWB_CONV_DIRECT_FIXR", fixr, 1);
+    for (auto& c : std::vector<Case>{cases[1], cases[3],
+                                     {{2, 3, 9, 7}, {21, 3, 5, 5}, {.pad_h = 2, .pad_w = 2}},
+                                     {{3, 4, 11, 6}, {6, 2, 3, 3}, {.pad_h = 2, .pad_w = 2, .dil_h = 2, .dil_w = 2, .groups = 2}},
+                                     {{2, 2, 3, 5}, {5, 2, 3, 3}, {.pad_h = 1, .pad_w = 1}}}) {
+      Input x = rnd(c.x, 47), w = rnd(c.w, 48), b = rnd({c.w[0]}, 49);
+      check_op("conv2d edge rows " + std::string(*fixr == '1' ? "compiled apart" : "not apart") + " fwd+bwd " + c.x.str() + c.w.str(),
+               relu_and_pooled(c.o), {x, w, b}, 1e-3, 1e-4);
+    }
+  }
+  unsetenv("VKWB_CONV_DIRECT_FIXR");
   // Several register tiles in every direction (rows > 16 in the forward and the data gradient,
   // columns > 32 everywhere, odd remainders): forward and all three gradients vs the reference.
   {
