@@ -325,7 +325,8 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   // width (FULLW) and not with ROLL: each such row a dispatch of its own, its padding rows compiled
   // out (FIXR), the rows between one dispatch. Only where that leaves out >= 10 % of the row taps
   // (each edge row is a pipeline of its own), at most 4 edge rows. LeNet-5's conv2 data gradient:
-  // 50 of 70 row taps, 4 edge rows of 7 (docs/PERFORMANCE.md, 2026-12-07 night).
+  // 50 of 70 row taps, 4 edge rows of 7, ~680 -> ~480 us per dispatch on one thread (docs/PERFORMANCE.md,
+  // 2026-12-07 16:50-18:05).
   const int prows = (tr - 1) * sh + (KH - 1) * dh + 1;
   auto edge_row = [&](int t) { int ih0 = t * tr * sh - ph; return ih0 < 0 || ih0 + prows > H; };
   bool fixr = false;
