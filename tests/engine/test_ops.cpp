@@ -308,7 +308,7 @@ BOOST_AUTO_TEST_CASE(convolution) {
   // dispatch each (FIXR, where one block spans the width; VKWB_CONV_DIRECT_FIXR forces it on or
   // off): the data gradient of LeNet-5's conv2 (padding 4, unpooling, channel groups), padded
   // forwards with a partial last block row, dilation, grouped convolutions, several channel tiles,
-  // a single block row that is an edge at both ends.
+  // a plane whose every block row is an edge (no dispatch between the edges).
   for (const char* fixr : {"1", "0"}) {
     setenv("VKWB_CONV_DIRECT_FIXR", fixr, 1);
     for (auto& c : std::vector<Case>{cases[1], cases[3],
