@@ -367,8 +367,8 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
     while (local > 8 && n_lanes < int64_t(local) * 8) local /= 2;
     uint32_t groups = uint32_t(std::clamp<int64_t>((n_lanes + local - 1) / local, 1, max_groups(dev)));
     spec[0] = i32(local);
-    spec[23] = edge >= 0 ? 1 : 0;
-    spec[26] = edge >= 0 ? edge : 0;
+    spec[23] = edge >= 0 ? 1 : 0;   // FIXR
+    spec[26] = edge >= 0 ? edge : 0;   // CT
     launch(dev, ShaderId::conv_direct, spec, p,
            {texel(x), texel(wt, Texel::f32x4), y, bias ? *bias : y, pool_idx ? *pool_idx : y,
             texel(unpool_idx ? *unpool_idx : x, Texel::u32)},
