@@ -90,7 +90,12 @@ class Stream {
   bool profiling_ = false;
   std::map<std::string, KernelTiming> timings_;
   static constexpr uint32_t kMaxCommands = 1024;
-  static constexpr uint32_t kMaxInFlight = 4;
+  // Submissions the host may run ahead of the device before submit() waits for the oldest. A
+  // training step submits ~8 per replica (its forward, one per Linear backward for the host
+  // weight gradients, the rest of the backward). At 4, recording replica 0's backward waited for
+  // its forward to finish (~1.2 ms per LeNet-5 step), holding back replica 1's backward
+  // (docs/PERFORMANCE.md, 2026-12-07 late).
+  static constexpr uint32_t kMaxInFlight = 16;
 };
 
 }  // namespace vkwb
