@@ -26,5 +26,8 @@ void host_gemm_nn(int M, int N, int K, const float* A, const float* B, float* C)
 // computes it (the chain, then + bias, then the ReLU).
 void host_linear_forward(int N, int in, int out, const float* x, const float* w, const float* bias, bool relu, float* y);
 bool host_gemm_fast();   // the CPU has AVX2 (otherwise host_gemm_tn runs scalar code)
+// The vector code the host GEMMs run: 0 scalar, 1 AVX2, 2 AVX-512 (the best the CPU has, unless
+// set). isa >= 0 sets it, capped at what the CPU has (tests run every path); returns the one in use.
+int host_gemm_isa(int isa = -1);
 
 }  // namespace vkwb::detail

@@ -4,10 +4,13 @@
 // kernel, whose GLSL fma() it evaluates unfused (measured: Mesa 22.3 on this machine); the bias is
 // added after the chain and the ReLU applied last, as in the kernel's epilogue. So the results are
 // bit-identical to the device's there (tests/engine/test_host_linear.cpp); on other CPU drivers
-// they may differ in the last bit. Compiled with -ffp-contract=off; AVX2 when the CPU has it.
+// they may differ in the last bit. Compiled with -ffp-contract=off; AVX-512 or AVX2 when the CPU has it.
 #include "engine/ops/gemm.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -39,59 +42,123 @@ void bv_scalar(const Bv& g, int r0, int r1, int v0, int v1) {
 }
 
 #ifdef VKWB_X86
-// Register tile 4 rows x 16 columns: eight accumulators, two loads of Q and four broadcasts of P
-// per k.
+// A register tile of RB rows x NV vectors (W floats each) at (r, v): RB * NV accumulators, NV
+// loads of Q and RB broadcasts of P per k. `tail` > 0: the last vector holds only its first `tail`
+// columns (masked loads and stores; the other lanes compute zeros that are never stored).
+#define VKWB_TILE_BODY(VEC, ZERO, LOADQ, BCAST, MUL, ADD, STORE)                                  \
+  VEC c[RB][NV];                                                                                  \
+  _Pragma("GCC unroll 4") for (int i = 0; i < RB; ++i)                                            \
+    _Pragma("GCC unroll 2") for (int j = 0; j < NV; ++j) c[i][j] = ZERO;                          \
+  const float* p = g.P + size_t(r) * g.prs;                                                       \
+  const float* q = g.Q + v;                                                                       \
+  for (int k = 0; k < g.K; ++k, p += g.pks, q += g.ldq) {                                         \
+    VEC b[NV];                                                                                    \
+    _Pragma("GCC unroll 2") for (int j = 0; j < NV; ++j) b[j] = LOADQ(j);                         \
+    _Pragma("GCC unroll 4") for (int i = 0; i < RB; ++i) {                                        \
+      VEC x = BCAST(p + size_t(i) * g.prs);                                                       \
+      _Pragma("GCC unroll 2") for (int j = 0; j < NV; ++j) c[i][j] = ADD(c[i][j], MUL(x, b[j]));  \
+    }                                                                                             \
+  }                                                                                               \
+  _Pragma("GCC unroll 4") for (int i = 0; i < RB; ++i)                                            \
+    _Pragma("GCC unroll 2") for (int j = 0; j < NV; ++j) STORE(i, j);
+
+template <int RB, int NV>
+__attribute__((target("avx2"))) inline void tile_avx2(const Bv& g, int r, int v, int tail, __m256i mask) {
+  float* out = g.C + size_t(r) * g.ldc + v;
+  auto last = [&](int j) { return tail > 0 && j == NV - 1; };
+#define LQ(j) (last(j) ? _mm256_maskload_ps(q + 8 * (j), mask) : _mm256_loadu_ps(q + 8 * (j)))
+#define ST(i, j)                                                                   \
+  if (last(j)) _mm256_maskstore_ps(out + size_t(i) * g.ldc + 8 * (j), mask, c[i][j]); \
+  else _mm256_storeu_ps(out + size_t(i) * g.ldc + 8 * (j), c[i][j])
+  VKWB_TILE_BODY(__m256, _mm256_setzero_ps(), LQ, _mm256_broadcast_ss, _mm256_mul_ps, _mm256_add_ps, ST)
+#undef LQ
+#undef ST
+}
+
+template <int RB>
+__attribute__((target("avx2"))) inline void row_block_avx2(const Bv& g, int r, int V16, int V8, int rest, __m256i mask,
+                                                           __m256i all) {
+  for (int v = 0; v < V16; v += 16) tile_avx2<RB, 2>(g, r, v, 0, all);
+  if (V8 > V16) tile_avx2<RB, 1>(g, r, V16, 0, all);
+  if (rest) tile_avx2<RB, 1>(g, r, V8, rest, mask);
+}
+
+// 4-row blocks, then single rows; per row block 16-column tiles, then one of 8, then a masked
+// one for the last < 8 columns.
 __attribute__((target("avx2"))) void bv_avx2(const Bv& g, int R, int V) {
-  const int R4 = R / 4 * 4, V16 = V / 16 * 16;
-  const size_t s1 = g.prs, s2 = 2 * g.prs, s3 = 3 * g.prs;
-  for (int r = 0; r < R4; r += 4)
-    for (int v = 0; v < V16; v += 16) {
-      __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-      const float* p = g.P + size_t(r) * g.prs;
-      const float* q = g.Q + v;
-      for (int k = 0; k < g.K; ++k, p += g.pks, q += g.ldq) {
-        __m256 b0 = _mm256_loadu_ps(q), b1 = _mm256_loadu_ps(q + 8);
-        __m256 x = _mm256_broadcast_ss(p);
-        c00 = _mm256_add_ps(c00, _mm256_mul_ps(x, b0));
-        c01 = _mm256_add_ps(c01, _mm256_mul_ps(x, b1));
-        x = _mm256_broadcast_ss(p + s1);
-        c10 = _mm256_add_ps(c10, _mm256_mul_ps(x, b0));
-        c11 = _mm256_add_ps(c11, _mm256_mul_ps(x, b1));
-        x = _mm256_broadcast_ss(p + s2);
-        c20 = _mm256_add_ps(c20, _mm256_mul_ps(x, b0));
-        c21 = _mm256_add_ps(c21, _mm256_mul_ps(x, b1));
-        x = _mm256_broadcast_ss(p + s3);
-        c30 = _mm256_add_ps(c30, _mm256_mul_ps(x, b0));
-        c31 = _mm256_add_ps(c31, _mm256_mul_ps(x, b1));
-      }
-      float* c = g.C + size_t(r) * g.ldc + v;
-      _mm256_storeu_ps(c, c00);
-      _mm256_storeu_ps(c + 8, c01);
-      _mm256_storeu_ps(c + g.ldc, c10);
-      _mm256_storeu_ps(c + g.ldc + 8, c11);
-      _mm256_storeu_ps(c + 2 * g.ldc, c20);
-      _mm256_storeu_ps(c + 2 * g.ldc + 8, c21);
-      _mm256_storeu_ps(c + 3 * g.ldc, c30);
-      _mm256_storeu_ps(c + 3 * g.ldc + 8, c31);
-    }
+  const int V16 = V / 16 * 16, V8 = V / 8 * 8, rest = V - V8;
+  alignas(32) int32_t m[8];
+  for (int i = 0; i < 8; ++i) m[i] = i < rest ? -1 : 0;
+  const __m256i mask = _mm256_load_si256(reinterpret_cast<const __m256i*>(m)), all = _mm256_set1_epi32(-1);
+  int r = 0;
+  for (; r + 4 <= R; r += 4) row_block_avx2<4>(g, r, V16, V8, rest, mask, all);
+  for (; r < R; ++r) row_block_avx2<1>(g, r, V16, V8, rest, mask, all);
   // Clean upper register halves before any SSE code runs: GCC emits no vzeroupper here, and the
   // host's SSE code after it (the optimizer, the actor's HostQNet) ran 3-7x slower without this
   // (AVX-SSE transition penalty, measured with perf).
   _mm256_zeroupper();
-  // Tails, element by element with the same chain.
-  bv_scalar(g, 0, R4, V16, V);
-  bv_scalar(g, R4, R, 0, V);
 }
+
+template <int RB, int NV>
+__attribute__((target("avx512f"))) inline void tile_avx512(const Bv& g, int r, int v, int tail) {
+  float* out = g.C + size_t(r) * g.ldc + v;
+  const __mmask16 mask = __mmask16(tail > 0 ? (1u << tail) - 1 : 0xffffu);
+  auto last = [&](int j) { return tail > 0 && j == NV - 1; };
+#define LQ(j) (last(j) ? _mm512_maskz_loadu_ps(mask, q + 16 * (j)) : _mm512_loadu_ps(q + 16 * (j)))
+#define BC(ptr) _mm512_set1_ps(*(ptr))
+#define ST(i, j)                                                                     \
+  if (last(j)) _mm512_mask_storeu_ps(out + size_t(i) * g.ldc + 16 * (j), mask, c[i][j]); \
+  else _mm512_storeu_ps(out + size_t(i) * g.ldc + 16 * (j), c[i][j])
+  VKWB_TILE_BODY(__m512, _mm512_setzero_ps(), LQ, BC, _mm512_mul_ps, _mm512_add_ps, ST)
+#undef LQ
+#undef BC
+#undef ST
+}
+
+template <int RB>
+__attribute__((target("avx512f"))) inline void row_block_avx512(const Bv& g, int r, int V32, int V16, int rest) {
+  for (int v = 0; v < V32; v += 32) tile_avx512<RB, 2>(g, r, v, 0);
+  if (V16 > V32) tile_avx512<RB, 1>(g, r, V32, 0);
+  if (rest) tile_avx512<RB, 1>(g, r, V16, rest);
+}
+
+// The same with 16-float vectors: 4-row blocks, then single rows; 32-column tiles, then one of
+// 16, then a masked one for the last < 16 columns.
+__attribute__((target("avx512f"))) void bv_avx512(const Bv& g, int R, int V) {
+  const int V32 = V / 32 * 32, V16 = V / 16 * 16, rest = V - V16;
+  int r = 0;
+  for (; r + 4 <= R; r += 4) row_block_avx512<4>(g, r, V32, V16, rest);
+  for (; r < R; ++r) row_block_avx512<1>(g, r, V32, V16, rest);
+  _mm256_zeroupper();   // (see bv_avx2)
+}
+#undef VKWB_TILE_BODY
 #endif
+
+int best_isa() {
+#ifdef VKWB_X86
+  return __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
+#else
+  return 0;
+#endif
+}
+
+std::atomic<int> g_isa{best_isa()};   // 0 scalar, 1 AVX2, 2 AVX-512
 
 void bv(const Bv& g, int R, int V) {
 #ifdef VKWB_X86
-  if (host_gemm_fast()) return bv_avx2(g, R, V);
+  const int isa = g_isa.load(std::memory_order_relaxed);
+  if (isa == 2) return bv_avx512(g, R, V);
+  if (isa == 1) return bv_avx2(g, R, V);
 #endif
   bv_scalar(g, 0, R, 0, V);
 }
 
 }  // namespace
+
+int host_gemm_isa(int isa) {
+  if (isa >= 0) g_isa.store(std::min(isa, best_isa()));
+  return g_isa.load();
+}
 
 bool host_gemm_fast() {
 #ifdef VKWB_X86

@@ -43,8 +43,12 @@ Grads linear_grads(int N, int in, int out, bool relu, LinearExec mode) {
 BOOST_AUTO_TEST_SUITE(host_linear)
 
 BOOST_AUTO_TEST_CASE(host_gemm_matches_reference) {
-  // Register-tile multiples, tails in M and N, K of 1.
-  for (auto [M, N, K] : {std::tuple{4, 16, 3}, {13, 37, 5}, {128, 1024, 32}, {3, 7, 1}, {9, 33, 64}}) {
+  // Register-tile multiples, tails in M and N, K of 1; every vector path the CPU has.
+  const int best = detail::host_gemm_isa();
+  for (int isa = best; isa >= 0; --isa)
+  for (auto [M, N, K] : {std::tuple{4, 16, 3}, {13, 37, 5}, {128, 1024, 32}, {3, 7, 1}, {9, 33, 64}, {84, 120, 32},
+                         {10, 84, 32}, {5, 47, 9}, {6, 24, 2}}) {
+    BOOST_TEST(detail::host_gemm_isa(isa) == isa);
     Input a = rnd({K, M}, 5), b = rnd({K, N}, 6);
     std::vector<float> A = floats(a), B = floats(b), C(size_t(M) * N, -1.f), S(C.size());
     detail::host_gemm_tn(M, N, K, A.data(), B.data(), C.data());
@@ -61,8 +65,9 @@ BOOST_AUTO_TEST_CASE(host_gemm_matches_reference) {
         BOOST_TEST(std::abs(C[size_t(m) * N + n] - ref) <= 1e-5 * (1 + std::abs(ref)));
       }
     // The vector path is the same chain as the scalar one, element for element.
-    BOOST_TEST(same_bits(C, S), "M " << M << " N " << N << " K " << K);
+    BOOST_TEST(same_bits(C, S), "isa " << isa << " M " << M << " N " << N << " K " << K);
   }
+  detail::host_gemm_isa(best);
 }
 
 BOOST_AUTO_TEST_CASE(host_equals_device) {
