@@ -52,6 +52,7 @@ TrainBenchResult bench_train(Device& base, const TrainBenchOptions& o) {
                         opt->set_host_update(host_optimizer);
                         return opt;
                       });
+  dp.record_in_threads(nn::threaded_recording_pays(dp.size()));   // as `vkwb train`
   Device& dev = dp.device(0);
   const int R = dp.size();
   // The data: Fashion-MNIST as the PyTorch peer trains on it (pixels / 255, normalised with the

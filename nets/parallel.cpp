@@ -8,6 +8,9 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -28,6 +31,11 @@ int auto_replicas(const Device& dev, int batch) {
 LinearExec trainer_linear_exec(const Device& dev) {
   if (const char* e = std::getenv("VKWB_LINEAR"); e && *e) return parse_linear_exec(e, "VKWB_LINEAR");
   return host_linear_supported(dev) ? LinearExec::host_wgrad : LinearExec::device;
+}
+
+bool threaded_recording_pays(int replicas) {
+  if (const char* e = std::getenv("VKWB_RECORD_THREADS"); e && *e) return std::string(e) != "0" && replicas > 1;
+  return replicas > 1;
 }
 
 bool host_optimizer_pays(const Device& dev, int replicas) {
@@ -103,11 +111,116 @@ std::vector<DataParallel::Shard> DataParallel::shards(int n) const {
   return s;
 }
 
+// Worker threads for record_in_threads: run(task) calls task(r) for every r, r >= 1 on worker r,
+// r = 0 on the calling thread, and returns when all are done (rethrowing the first failure).
+class DataParallel::Workers {
+ public:
+  explicit Workers(int R) : errors_(size_t(R)) {
+    for (int r = 1; r < R; ++r) threads_.emplace_back([this, r] { loop(r); });
+  }
+  ~Workers() {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      stop_ = true;
+    }
+    start_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  void run(const std::function<void(int)>& task) {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      task_ = &task;
+      pending_ = int(threads_.size());
+      ++generation_;
+    }
+    start_.notify_all();
+    try {
+      task(0);
+    } catch (...) {
+      errors_[0] = std::current_exception();
+    }
+    std::unique_lock<std::mutex> lk(mu_);
+    done_.wait(lk, [&] { return pending_ == 0; });
+    task_ = nullptr;
+    for (auto& e : errors_)
+      if (e) {
+        std::exception_ptr first = e;
+        for (auto& x : errors_) x = nullptr;
+        std::rethrow_exception(first);
+      }
+  }
+
+ private:
+  void loop(int r) {
+    uint64_t seen = 0;
+    for (;;) {
+      const std::function<void(int)>* task;
+      {
+        std::unique_lock<std::mutex> lk(mu_);
+        start_.wait(lk, [&] { return stop_ || generation_ != seen; });
+        if (stop_) return;
+        seen = generation_;
+        task = task_;
+      }
+      try {
+        (*task)(r);
+      } catch (...) {
+        errors_[size_t(r)] = std::current_exception();
+      }
+      {
+        std::lock_guard<std::mutex> lk(mu_);
+        --pending_;
+      }
+      done_.notify_one();
+    }
+  }
+  std::vector<std::thread> threads_;
+  std::vector<std::exception_ptr> errors_;
+  std::mutex mu_;
+  std::condition_variable start_, done_;
+  const std::function<void(int)>* task_ = nullptr;
+  int pending_ = 0;
+  uint64_t generation_ = 0;
+  bool stop_ = false;
+};
+
+void DataParallel::record_in_threads(bool on) {
+  if (on && size() > 1 && !workers_) workers_ = {new Workers(size()), [](Workers* w) { delete w; }};
+  if (!on) workers_.reset();
+}
+
 std::vector<Tensor> DataParallel::step(int64_t step_index, int n, const std::function<Tensor(int, const Shard&)>& loss) {
   const int R = size();
   auto sh = shards(n);
   std::vector<Tensor> losses(static_cast<size_t>(R));
   std::vector<double> weights(static_cast<size_t>(R), 0.0);   // 0: the replica sat this step out
+  if (workers_) {
+    // Each replica's forward, backward and deferred host gradients on its own thread.
+    workers_->run([&](int r) {
+      Replica& rep = replicas_[size_t(r)];
+      rep.opt->zero_grad();
+      if (sh[size_t(r)].count == 0) return;
+      rep.model->set_step(step_index * R + r);
+      losses[size_t(r)] = loss(r, sh[size_t(r)]);
+      flush(r);
+      weights[size_t(r)] = double(sh[size_t(r)].count) / n;
+      DeferredHostGrads deferred;
+      losses[size_t(r)].backward();
+      flush(r);
+      deferred.run();
+    });
+    if (host_reduce_) {
+      host_reduce_step(weights);
+      return losses;
+    }
+    all_reduce_gradients(weights);
+    for (int r = 0; r < R; ++r) {
+      replicas_[size_t(r)].opt->step();
+      flush(r);
+    }
+    if (sharded_) all_gather_parameters();
+    return losses;
+  }
   // Every replica's forward first, then every backward, each submitted as soon as it is recorded:
   // the last replica starts (and finishes) one forward's recording after the first instead of one
   // forward's and one backward's, and the all-reduce below waits for the last.

@@ -43,6 +43,13 @@ bool host_optimizer_pays(const Device& dev, int replicas);
 // VKWB_LINEAR=device|host_wgrad|host overrides.
 LinearExec trainer_linear_exec(const Device& dev);
 
+// Whether the classifier trainers record their replicas in threads (DataParallel::record_in_threads):
+// with more than one replica. On one host thread the recording, the host fc weight gradients and
+// the optimizer of both replicas shared a core with one replica's queue thread, which then
+// finished its step ~0.3-0.5 ms after the other; LeNet-5 on two replicas +6-9 % img/s
+// (docs/PERFORMANCE.md). VKWB_RECORD_THREADS=0|1 overrides.
+bool threaded_recording_pays(int replicas);
+
 class DataParallel {
  public:
   using ModelFactory = std::function<ModulePtr(ModuleContext&)>;
@@ -108,6 +115,18 @@ class DataParallel {
   void reduce_on_host(bool on);
   bool host_reduced() const { return host_reduce_; }
 
+  // Threaded recording: step() runs replica r's part (zero_grad, the loss closure, the backward,
+  // its deferred host gradients) on worker thread r for r >= 1, replica 0's on the calling
+  // thread; the gradient sum and the optimizer step follow on the calling thread once all are
+  // done (an exception on any thread is rethrown there). Every replica is its own Device
+  // (allocator, stream, kernels), and autograd's state is per thread, so only the loss closure
+  // must be safe to run for different replicas at once: it may touch only replica r's device,
+  // model and per-replica slots. Off by default (the DQN's closure shares state between its
+  // replicas); the classifier trainers and `vkwb bench train` turn it on (threaded_recording_pays).
+  // The numbers do not change: each replica records the same work either way.
+  void record_in_threads(bool on);
+  bool records_in_threads() const { return bool(workers_); }
+
  private:
   struct Replica {
     Device* device;
@@ -123,6 +142,8 @@ class DataParallel {
   bool host_reduce_ = false;
   bool host_update0_ = false;   // replica 0's own host-update setting, restored when host_reduce_ goes off
   std::vector<float> reduce_scratch_;
+  class Workers;
+  std::unique_ptr<Workers, void (*)(Workers*)> workers_{nullptr, nullptr};
 };
 
 }  // namespace vkwb::nn

@@ -99,6 +99,7 @@ ClassifierTrainer::ClassifierTrainer(Device& dev, const TrainConfig& cfg) : dev_
         o->set_host_update(host_optimizer);
         return o;
       });
+  dp_->record_in_threads(threaded_recording_pays(dp_->size()));   // (the loss closure below is per replica)
   model_ = dp_->model_ptr(0);
   opt_ = &dp_->optimizer(0);
   ScheduleOptions so;

@@ -34,7 +34,8 @@ enum class Update { replicated, sharded, host };
 // Trains `model` for a few steps of odd batch sizes on R replicas; returns replica 0's weights
 // and checks every replica holds the same ones.
 std::vector<float> train_steps(const std::string& model, const std::string& optimizer, const std::vector<Device*>& devices,
-                               Update update = Update::sharded, LinearExec linear = LinearExec::device, float clip = 0.f) {
+                               Update update = Update::sharded, LinearExec linear = LinearExec::device, float clip = 0.f,
+                               bool threads = false) {
   const int R = int(devices.size());
   nn::models::ModelOptions mo;
   mo.dropout = 0.f;
@@ -64,6 +65,9 @@ std::vector<float> train_steps(const std::string& model, const std::string& opti
   dp.reduce_on_host(update == Update::host);
   BOOST_CHECK_EQUAL(dp.host_reduced(), R > 1 && update == Update::host);
   BOOST_CHECK_EQUAL(dp.optimizer_sharded(), R > 1 && update == Update::sharded);
+  BOOST_CHECK(!dp.records_in_threads());   // off unless asked for
+  dp.record_in_threads(threads);
+  BOOST_CHECK_EQUAL(dp.records_in_threads(), threads && R > 1);
   std::mt19937 g(11);
   std::normal_distribution<float> nd;
   for (int n : {7, 5, 1, 6}) {   // 4+3, 3+2, 1+idle, 3+3 on two replicas
@@ -85,8 +89,8 @@ std::vector<float> train_steps(const std::string& model, const std::string& opti
   return w0;
 }
 std::vector<float> train_steps(const std::string& model, const std::string& optimizer, int R, Update update = Update::sharded,
-                               LinearExec linear = LinearExec::device, float clip = 0.f) {
-  return train_steps(model, optimizer, Device::open_replicas(gpu(), R), update, linear, clip);
+                               LinearExec linear = LinearExec::device, float clip = 0.f, bool threads = false) {
+  return train_steps(model, optimizer, Device::open_replicas(gpu(), R), update, linear, clip, threads);
 }
 
 }  // namespace
@@ -145,6 +149,42 @@ BOOST_AUTO_TEST_CASE(two_replicas_step_like_one_device_on_the_whole_batch) {
   }
 }
 
+// With threaded recording, a loss closure that throws on a worker thread (replica 1) or on the
+// caller's (replica 0) makes step() throw that error on the caller's thread; the workers survive
+// it and the next step runs on every replica.
+BOOST_AUTO_TEST_CASE(threaded_recording_passes_errors_to_the_caller) {
+  nn::DataParallel dp(Device::open_replicas(gpu(), 2), 1, [](nn::ModuleContext& ctx) { return nn::models::make_model("mlp", ctx, {}); },
+                      [](std::vector<Tensor*> p) { return nn::make_optimizer("sgd", std::move(p), 0.1f); });
+  dp.record_in_threads(true);
+  BOOST_REQUIRE(dp.records_in_threads());
+  std::vector<float> x(4 * 784, 0.5f);
+  std::vector<int32_t> y = {1, 2, 3, 4};
+  auto step = [&](int failing) {
+    return dp.step(0, 4, [&](int r, const nn::DataParallel::Shard& s) {
+      if (r == failing) throw Error("replica " + std::to_string(r) + " failed");
+      Device& d = dp.device(r);
+      Tensor xs = Tensor::from(std::span<const float>(x.data() + size_t(s.begin) * 784, size_t(s.count) * 784), {s.count, 1, 28, 28}, d);
+      Tensor ys = Tensor::from(std::span<const int32_t>(y.data() + s.begin, size_t(s.count)), {s.count}, d);
+      return cross_entropy(dp.model(r).forward(xs), ys);
+    });
+  };
+  for (int failing : {1, 0}) {
+    try {
+      step(failing);
+      BOOST_ERROR("no exception");
+    } catch (const Error& e) {
+      BOOST_CHECK_EQUAL(std::string(e.what()), "replica " + std::to_string(failing) + " failed");
+    }
+  }
+  dp.sync();
+  auto losses = step(-1);
+  BOOST_REQUIRE(losses[0].defined() && losses[1].defined());
+  BOOST_CHECK(std::isfinite(losses[0].item()) && std::isfinite(losses[1].item()));
+  BOOST_CHECK(flat(dp.model(0)) == flat(dp.model(1)));
+  dp.record_in_threads(false);
+  BOOST_CHECK(!dp.records_in_threads());
+}
+
 // Shards of a tensor for a sharded optimizer: contiguous, covering it, on 64-element boundaries.
 BOOST_AUTO_TEST_CASE(optimizer_shards_cover_a_tensor_on_aligned_boundaries) {
   for (int64_t n : {1, 6, 63, 64, 65, 130, 1000, 131200})
@@ -180,6 +220,10 @@ BOOST_AUTO_TEST_CASE(sharded_optimizer_steps_exactly_like_the_unsharded_one) {
         // driver), computed once every replica's backward is submitted.
         if (mapped && optimizer == std::string("adam")) {
           BOOST_CHECK(train_steps("lenet5", optimizer, R, Update::host, LinearExec::host_wgrad) == replicated);
+          // Each replica recorded on a thread of its own (the trainers' choice), also with the
+          // kernels' sharded update.
+          BOOST_CHECK(train_steps("lenet5", optimizer, R, Update::host, LinearExec::host_wgrad, 0.f, true) == replicated);
+          BOOST_CHECK(train_steps("lenet5", optimizer, R, Update::sharded, LinearExec::device, 0.f, true) == replicated);
           // Clipping by the global norm (every gradient summed before any update).
           BOOST_CHECK(train_steps("lenet5", optimizer, R, Update::host, LinearExec::device, 0.05f) ==
                       train_steps("lenet5", optimizer, R, Update::replicated, LinearExec::device, 0.05f));
