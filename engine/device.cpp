@@ -170,7 +170,7 @@ DeviceInfo query_info(VkPhysicalDevice pd, int index) {
   d.min_texel_buffer_offset_alignment = uint32_t(l.minTexelBufferOffsetAlignment);
   {
     d.texel_buffers = true;
-    for (VkFormat f : {VK_FORMAT_R32_SFLOAT, VK_FORMAT_R32_UINT, VK_FORMAT_R32G32B32A32_SFLOAT}) {
+    for (VkFormat f : {VK_FORMAT_R32_SFLOAT, VK_FORMAT_R32_UINT, VK_FORMAT_R32G32B32A32_SFLOAT, VK_FORMAT_R32G32_SFLOAT}) {
       VkFormatProperties fp;
       vkGetPhysicalDeviceFormatProperties(pd, f, &fp);
       d.texel_buffers = d.texel_buffers && (fp.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT);

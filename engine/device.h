@@ -42,7 +42,7 @@ struct DeviceInfo {
   uint32_t min_storage_buffer_offset_alignment = 0;
   uint32_t max_texel_buffer_elements = 0;
   uint32_t min_texel_buffer_offset_alignment = 0;
-  bool texel_buffers = false;     // R32F, R32UI and RGBA32F uniform texel buffers usable
+  bool texel_buffers = false;     // R32F, R32UI, RG32F and RGBA32F uniform texel buffers usable
   uint32_t subgroup_size = 0;
   bool timestamps = false;
   double timestamp_period_ns = 0;

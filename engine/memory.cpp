@@ -202,7 +202,7 @@ void Allocator::release_cached() {
   }
 }
 
-static VkDeviceSize texel_bytes(int kind) { return kind == 2 ? 16 : 4; }
+static VkDeviceSize texel_bytes(int kind) { return kind == 2 ? 16 : kind == 3 ? 8 : 4; }
 
 VkDeviceSize Allocator::texel_count(uint32_t block, int kind) const {
   return std::min<VkDeviceSize>(blocks_.at(block).size / texel_bytes(kind), dev_.info().max_texel_buffer_elements);
@@ -210,7 +210,8 @@ VkDeviceSize Allocator::texel_count(uint32_t block, int kind) const {
 
 VkBufferView Allocator::texel_view(uint32_t block, int kind) {
   if (cpu_ || !dev_.info().texel_buffers) throw Error("internal: texel buffers are not available on " + dev_.name());
-  static const VkFormat formats[3] = {VK_FORMAT_R32_SFLOAT, VK_FORMAT_R32_UINT, VK_FORMAT_R32G32B32A32_SFLOAT};
+  static const VkFormat formats[4] = {VK_FORMAT_R32_SFLOAT, VK_FORMAT_R32_UINT, VK_FORMAT_R32G32B32A32_SFLOAT,
+                                      VK_FORMAT_R32G32_SFLOAT};
   Block& b = blocks_.at(block);
   VkBufferView& v = b.views[kind];
   if (v) return v;

@@ -59,7 +59,7 @@ class Allocator {
     void* mapped = nullptr;
     VkDeviceSize size = 0, bump = 0;
     uint64_t live = 0;        // chunks handed out and not yet freed
-    VkBufferView views[3] = {VK_NULL_HANDLE, VK_NULL_HANDLE, VK_NULL_HANDLE};   // see texel_view
+    VkBufferView views[4] = {VK_NULL_HANDLE, VK_NULL_HANDLE, VK_NULL_HANDLE, VK_NULL_HANDLE};   // see texel_view
   };
   bool new_block(VkDeviceSize min_size);
   void destroy_block(Block& b);

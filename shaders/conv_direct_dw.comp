@@ -31,7 +31,13 @@ layout(constant_id = 8) const int DH = 1;
 layout(constant_id = 9) const int DW = 1;
 layout(constant_id = 10) const int BIAS = 0;
 layout(constant_id = 11) const int UNPOOL = 0;
-layout(binding = 0) uniform samplerBuffer X;    // the forward input (R32F view)
+// PAIRS == 1: X is bound as an RG32F view (p.offX counts pairs) and the patch is fetched two
+// columns per texel: the host sets it with unit column stride and dilation, an even input width
+// and left padding, even TW and an odd KW, so that every fetched pair starts on an even column and
+// lies wholly inside or wholly outside the input. llvmpipe pays per fetch and lane, not per float
+// (`vkwb bench access`): LeNet-5's weight gradients fetch their patches with half the gathers.
+layout(constant_id = 12) const int PAIRS = 0;
+layout(binding = 0) uniform samplerBuffer X;    // the forward input (R32F view; PAIRS 1: RG32F)
 layout(binding = 1) uniform samplerBuffer DY;   // the output gradient, UNPOOL 1: the pooled one (R32F view)
 layout(std430, binding = 2) writeonly buffer Out { float o[]; };
 layout(std430, binding = 3) writeonly buffer OutB { float ob_[]; };   // BIAS 1 (else any buffer, unused)
@@ -76,20 +82,32 @@ void main() {
         // the next block's first (a 2x2 block of a 5x5 kernel fetches 12 values instead of 36).
         // The row's first block fetches its first KEEP columns here, every block the rest below.
         [[unroll]] for (int r = 0; r < PR; ++r)
-          [[unroll]] for (int q = 0; q < KEEP; ++q) {
+          [[unroll]] for (int q = 0; q < KEEP; q += PAIRS + 1) {
             int iw = q - p.pw;
             bool ok = ih0 + r >= 0 && ih0 + r < p.H && iw >= 0 && iw < p.W;
             // Outside the image: fetch a valid texel (the tensor's first), then drop it.
-            float v = texelFetch(X, p.offX + (ok ? xb + (ih0 + r) * p.W + iw : 0)).x;
-            pt[r][q] = ok ? v : 0.0;
+            if (PAIRS == 1) {
+              vec2 v = texelFetch(X, p.offX + (ok ? (xb + (ih0 + r) * p.W + iw) >> 1 : 0)).xy;
+              pt[r][q] = ok ? v.x : 0.0;
+              pt[r][q + 1] = ok ? v.y : 0.0;
+            } else {
+              float v = texelFetch(X, p.offX + (ok ? xb + (ih0 + r) * p.W + iw : 0)).x;
+              pt[r][q] = ok ? v : 0.0;
+            }
           }
         for (int ow0 = 0; ow0 < p.OW; ow0 += TW) {
           int iw0 = ow0 * SW - p.pw;
           [[unroll]] for (int r = 0; r < PR; ++r)
-            [[unroll]] for (int q = KEEP > 0 ? KEEP : 0; q < PC; ++q) {
+            [[unroll]] for (int q = KEEP > 0 ? KEEP : 0; q < PC; q += PAIRS + 1) {
               bool ok = ih0 + r >= 0 && ih0 + r < p.H && iw0 + q >= 0 && iw0 + q < p.W;
-              float v = texelFetch(X, p.offX + (ok ? xb + (ih0 + r) * p.W + iw0 + q : 0)).x;
-              pt[r][q] = ok ? v : 0.0;
+              if (PAIRS == 1) {
+                vec2 v = texelFetch(X, p.offX + (ok ? (xb + (ih0 + r) * p.W + iw0 + q) >> 1 : 0)).xy;
+                pt[r][q] = ok ? v.x : 0.0;
+                pt[r][q + 1] = ok ? v.y : 0.0;
+              } else {
+                float v = texelFetch(X, p.offX + (ok ? xb + (ih0 + r) * p.W + iw0 + q : 0)).x;
+                pt[r][q] = ok ? v : 0.0;
+              }
             }
           if (UNPOOL == 1) {
             // Each 2x2 window of dy holds one nonzero value at most (at its argmax; none where the

@@ -463,7 +463,14 @@ Tensor launch_direct_dw(const Tensor& x, const Tensor& dy, const DirectDwPlan& q
   // (22 -> 6 slices) per dispatch 1,965-1,990 -> 1,800-1,813 us on one thread, 1,091-1,136 ->
   // 1,010-1,046 on two, the slices' sum 48-54 -> 26 us (docs/PERFORMANCE.md).
   int want = int(std::clamp<int64_t>((64 + per - 1) / per, 1, N));
-  DirectConvWP p{N, CI, H, W, MO, OH, OW, ph, pw, G, texel_index(x), texel_index(dy), tiles_m, 0, (N + want - 1) / want,
+  // The patch two columns per texel where every pair starts on an even column inside or outside
+  // the input (the shader's PAIRS; VKWB_CONV_DW_PAIRS=0 turns it off).
+  const char* pe = std::getenv("VKWB_CONV_DW_PAIRS");
+  const bool pairs_on = !(pe && std::string(pe) == "0");
+  const bool pairs = pairs_on && sw == 1 && dw == 1 && W % 2 == 0 && pw % 2 == 0 && tw % 2 == 0 && KW % 2 == 1 &&
+                     texel_ok(x, Texel::f32x2);
+  const Texel xk = pairs ? Texel::f32x2 : Texel::f32;
+  DirectConvWP p{N, CI, H, W, MO, OH, OW, ph, pw, G, texel_index(x, xk), texel_index(dy), tiles_m, 0, (N + want - 1) / want,
                  unpool_idx ? texel_index(*unpool_idx, Texel::u32) : 0};
   p.slices = (N + p.per_slice - 1) / p.per_slice;
   Tensor part = Tensor::empty({p.slices, int64_t(G) * MO, CI, KH, KW}, dev, x.dtype());
@@ -472,9 +479,9 @@ Tensor launch_direct_dw(const Tensor& x, const Tensor& dy, const DirectDwPlan& q
   uint32_t local = local_1d(dev);
   while (local > 8 && total < int64_t(local) * 8) local /= 2;
   uint32_t groups = uint32_t(std::clamp<int64_t>((total + local - 1) / local, 1, max_groups(dev)));
-  std::vector<int32_t> spec = {i32(local), tm, tr, tw, KH, KW, sh, sw, dh, dw, db ? 1 : 0, unpool_idx ? 1 : 0};
+  std::vector<int32_t> spec = {i32(local), tm, tr, tw, KH, KW, sh, sw, dh, dw, db ? 1 : 0, unpool_idx ? 1 : 0, pairs ? 1 : 0};
   launch(dev, ShaderId::conv_direct_dw, spec, p,
-         {texel(x), texel(dy), part, part_b, texel(unpool_idx ? *unpool_idx : dy, Texel::u32)}, groups, 1u, 1u,
+         {texel(x, xk), texel(dy), part, part_b, texel(unpool_idx ? *unpool_idx : dy, Texel::u32)}, groups, 1u, 1u,
          profile_label(unpool_idx ? "conv_direct dW unpool" : "conv_direct dW", std::to_string(G * CI) + ">" + std::to_string(G * MO) + "@" +
                                              std::to_string(OH) + "x" + std::to_string(OW) + " " + std::to_string(tr) +
                                              "x" + std::to_string(tw) + "x" + std::to_string(tm) + " slices " +

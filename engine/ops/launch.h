@@ -20,9 +20,9 @@ uint32_t max_groups(const Device& dev);               // the cap
 Tensor relu_grad_from_output(const Tensor& y, const Tensor& dy);
 
 // How a kernel reads a tensor bound as a uniform texel buffer: one float, one 32-bit word (ints,
-// bit copies) or four floats per texel.
-enum class Texel : int { f32 = 0, u32 = 1, f32x4 = 2 };
-inline int texel_floats(Texel k) { return k == Texel::f32x4 ? 4 : 1; }
+// bit copies), four or two floats per texel.
+enum class Texel : int { f32 = 0, u32 = 1, f32x4 = 2, f32x2 = 3 };
+inline int texel_floats(Texel k) { return k == Texel::f32x4 ? 4 : k == Texel::f32x2 ? 2 : 1; }
 
 // A kernel binding: a tensor as a storage buffer (the default), or as a uniform texel buffer
 // (`texel(t, Texel::f32x4)`). Texel bindings view the tensor's whole memory block; the kernel adds
