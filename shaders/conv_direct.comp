@@ -86,7 +86,12 @@ layout(constant_id = 23) const int FIXR = 0;
 layout(constant_id = 24) const int CH = 1;    // FIXR: the input height (p.H)
 layout(constant_id = 25) const int CPH = 0;   // FIXR: the top padding (p.ph)
 layout(constant_id = 26) const int CT = 0;    // FIXR: the block row
-layout(binding = 0) uniform samplerBuffer X;    // MODE 0: the input (R32F view)
+// PAIRS == 1 (MODE 0, not UNPOOL): X is bound as an RG32F view (p.offX counts pairs) and the patch
+// is fetched two columns per texel. The host sets it with unit column stride and dilation, an
+// even input width, left padding and TW, and an odd KW: every pair starts on an even column and
+// lies wholly inside or wholly outside the input (as conv_direct_dw.comp's PAIRS).
+layout(constant_id = 27) const int PAIRS = 0;
+layout(binding = 0) uniform samplerBuffer X;    // MODE 0: the input (R32F view; PAIRS 1: RG32F)
 layout(binding = 1) uniform samplerBuffer Wt;   // MODE 0: wt (RGBA32F view)
 layout(std430, binding = 2) writeonly buffer Out { float o[]; };
 layout(std430, binding = 2) writeonly buffer Out4 { vec4 o4[]; };
@@ -168,12 +173,18 @@ void fetch_patch(int ci, int r0, int xb, int ih0, int iw0) {
       }
   } else {
     [[unroll]] for (int r = r0; r < PR; ++r)
-      [[unroll]] for (int q = 0; q < PC; ++q) {
-        if (!col_in(q) || !row_in(r)) continue;   // (never read)
+      [[unroll]] for (int q = 0; q < PC; q += PAIRS + 1) {
+        if (!col_in(q) || !row_in(r)) continue;   // (never read; PAIRS: nor column q + 1)
         bool ok = rok[r] && cok[q];
         // Outside the image: fetch a valid texel (the tensor's first), then drop it.
-        float v = texelFetch(X, p.offX + (ok ? xb + r * p.W + q : 0)).x;
-        pt[ci][r][q] = ok ? v : 0.0;
+        if (PAIRS == 1) {
+          vec2 v = texelFetch(X, p.offX + (ok ? (xb + r * p.W + q) >> 1 : 0)).xy;
+          pt[ci][r][q] = ok ? v.x : 0.0;
+          pt[ci][r][q + 1] = ok ? v.y : 0.0;
+        } else {
+          float v = texelFetch(X, p.offX + (ok ? xb + r * p.W + q : 0)).x;
+          pt[ci][r][q] = ok ? v : 0.0;
+        }
       }
   }
 }
@@ -353,10 +364,16 @@ void main() {
       int ih0 = tr_begin * TR * SH - p.ph;
       int xb = n * HW + ih0 * p.W + iw0;   // (one group, one input channel)
       [[unroll]] for (int r = 0; r < KEEPR; ++r)
-        [[unroll]] for (int q = 0; q < PC; ++q) {
+        [[unroll]] for (int q = 0; q < PC; q += PAIRS + 1) {
           bool ok = ih0 + r >= 0 && ih0 + r < p.H && cok[q];
-          float v = texelFetch(X, p.offX + (ok ? xb + r * p.W + q : 0)).x;
-          pt[0][r][q] = ok ? v : 0.0;
+          if (PAIRS == 1) {
+            vec2 v = texelFetch(X, p.offX + (ok ? (xb + r * p.W + q) >> 1 : 0)).xy;
+            pt[0][r][q] = ok ? v.x : 0.0;
+            pt[0][r][q + 1] = ok ? v.y : 0.0;
+          } else {
+            float v = texelFetch(X, p.offX + (ok ? xb + r * p.W + q : 0)).x;
+            pt[0][r][q] = ok ? v : 0.0;
+          }
         }
     }
     for (int tr = tr_begin; tr < tr_end; ++tr) {

@@ -291,6 +291,12 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   int64_t wt_n = wt_rows * mp;
   Tensor wt = Tensor::empty({std::max<int64_t>(wt_n, 4096)}, dev, x.dtype());
   DirectConvP p{N, CI, H, W, MO, mp, OH, OW, ph, pw, G, 0, 0, 0, 0, 0, 0, 1, 1};
+  // The patch two columns per texel where every pair starts on an even column inside or outside
+  // the input (the shader's PAIRS, as launch_direct_dw's; VKWB_CONV_PAIRS=0 turns both off).
+  const char* pe = std::getenv("VKWB_CONV_PAIRS");
+  const bool pairs = !(pe && std::string(pe) == "0") && !unpool_idx && sw == 1 && dw == 1 && W % 2 == 0 && pw % 2 == 0 &&
+                     tw % 2 == 0 && KW % 2 == 1 && texel_ok(x, Texel::f32x2);
+  const Texel xk = pairs ? Texel::f32x2 : Texel::f32;
   p.offX = texel_index(x);
   if (unpool_idx) p.offIdx = texel_index(*unpool_idx, Texel::u32);
   std::vector<int32_t> prep = {i32(local_1d(dev)), 1, tm, 1, 1, KH, KW, 1, 1, 1, 1, 0, 0, flip ? 1 : 0,
@@ -298,6 +304,7 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   launch(dev, ShaderId::conv_direct, prep, p, {texel(x), texel(x), wt, w, wt, texel(x, Texel::u32)}, groups_1d(dev, uint64_t(wt_rows)),
          1u, 1u, profile_label(flip ? "conv_direct weights dX" : "conv_direct weights", std::to_string(wt_n)));
   p.offW = texel_index(wt, Texel::f32x4);
+  p.offX = texel_index(x, xk);
   p.tiles_r = (OH + tr - 1) / tr;
   p.tiles_c = (OW + tw - 1) / tw;
   p.tiles_m = (MO + tm - 1) / tm;   // (mp may round past the last tile: whole texels)
@@ -350,7 +357,7 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   // One block across the output's width: the padding's columns are compiled out (FULLW). Only
   // when there is padding (else nothing is left out, and each width would be a pipeline of its own).
   spec.insert(spec.end(), {fullw ? 1 : 0, fullw ? W : 1, fullw ? pw : 0});
-  spec.insert(spec.end(), {mr, cg.cik, 0, fixr ? H : 1, fixr ? ph : 0, 0});
+  spec.insert(spec.end(), {mr, cg.cik, 0, fixr ? H : 1, fixr ? ph : 0, 0, pairs ? 1 : 0});
   const int kind = flip ? (unpool_idx ? 0 : 1) : pool_idx ? 2 : 3;
   static const char* const names[2][4] = {{"conv_direct dX unpool", "conv_direct dX", "conv_direct fwd+pool", "conv_direct fwd"},
                                           {"conv_direct dX unpool edge", "conv_direct dX edge", "conv_direct fwd+pool edge",
@@ -370,7 +377,7 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
     spec[23] = edge >= 0 ? 1 : 0;   // FIXR
     spec[26] = edge >= 0 ? edge : 0;   // CT
     launch(dev, ShaderId::conv_direct, spec, p,
-           {texel(x), texel(wt, Texel::f32x4), y, bias ? *bias : y, pool_idx ? *pool_idx : y,
+           {texel(x, xk), texel(wt, Texel::f32x4), y, bias ? *bias : y, pool_idx ? *pool_idx : y,
             texel(unpool_idx ? *unpool_idx : x, Texel::u32)},
            groups, 1u, 1u, profile_label(names[edge >= 0][kind], shape));
   };
@@ -464,8 +471,8 @@ Tensor launch_direct_dw(const Tensor& x, const Tensor& dy, const DirectDwPlan& q
   // 1,010-1,046 on two, the slices' sum 48-54 -> 26 us (docs/PERFORMANCE.md).
   int want = int(std::clamp<int64_t>((64 + per - 1) / per, 1, N));
   // The patch two columns per texel where every pair starts on an even column inside or outside
-  // the input (the shader's PAIRS; VKWB_CONV_DW_PAIRS=0 turns it off).
-  const char* pe = std::getenv("VKWB_CONV_DW_PAIRS");
+  // the input (the shader's PAIRS; VKWB_CONV_PAIRS=0 turns it off).
+  const char* pe = std::getenv("VKWB_CONV_PAIRS");
   const bool pairs_on = !(pe && std::string(pe) == "0");
   const bool pairs = pairs_on && sw == 1 && dw == 1 && W % 2 == 0 && pw % 2 == 0 && tw % 2 == 0 && KW % 2 == 1 &&
                      texel_ok(x, Texel::f32x2);

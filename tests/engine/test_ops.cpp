@@ -251,14 +251,14 @@ BOOST_AUTO_TEST_CASE(convolution) {
   // The pooling epilogue with taller pixel blocks (4 rows: two pooled rows per block, an odd
   // count of block rows past the edge); the weight gradient's sparse unpooling with the same
   // blocks (several windows per block in both directions; the host picks one or two).
-  // With and without the weight gradient's patch fetched in column pairs (VKWB_CONV_DW_PAIRS: on
+  // With and without the patches fetched in column pairs (VKWB_CONV_PAIRS: on
   // where the widths and padding are even; LeNet-5's conv1 and conv2 shapes among these).
   for (const char* pairs : {"1", "0"})
   for (const char* tile : {"2x8", "4x6", "2x2"})
   // (12 single-channel images: more blocks than invocations, each invocation reusing its weights.)
   for (auto& c : std::vector<Case>{cases[0], cases[1], cases[3], {{12, 1, 28, 28}, {6, 1, 5, 5}, {.pad_h = 2, .pad_w = 2}},
                                    {{2, 3, 10, 8}, {4, 3, 3, 3}, {.pad_h = 1, .pad_w = 2}}}) {
-    setenv("VKWB_CONV_DW_PAIRS", pairs, 1);
+    setenv("VKWB_CONV_PAIRS", pairs, 1);
     setenv("VKWB_CONV_DIRECT_TILE", tile, 1);
     setenv("VKWB_CONV_DW_TILE", tile, 1);
     Input x = rnd(c.x, 24), w = rnd(c.w, 25), b = rnd({c.w[0]}, 26);
@@ -272,7 +272,7 @@ BOOST_AUTO_TEST_CASE(convolution) {
   }
   unsetenv("VKWB_CONV_DIRECT_TILE");
   unsetenv("VKWB_CONV_DW_TILE");
-  unsetenv("VKWB_CONV_DW_PAIRS");
+  unsetenv("VKWB_CONV_PAIRS");
   // 5x5 kernels with every output channel in one block of more than 192 accumulators (the host's
   // pick for LeNet-5's conv2, 2x10x16, at an odd batch; then 13 channels at odd sizes): fused with
   // the pooling, and plain (with padding: blocks past the right and bottom edges).
