@@ -44,7 +44,7 @@ TrainBenchResult bench_train(Device& base, const TrainBenchOptions& o) {
   nn::DataParallel dp(replicas, 0,
                       [&](nn::ModuleContext& ctx) {
                         nn::ModulePtr m = nn::models::make_model(model, ctx, mo);
-                        nn::set_linear_exec(*m, nn::trainer_linear_exec(*ctx.device));   // as `vkwb train`
+                        nn::set_linear_exec(*m, nn::trainer_linear_exec(*ctx.device, int(replicas.size())));   // as `vkwb train`
                         return m;
                       },
                       [&](std::vector<Tensor*> p) {

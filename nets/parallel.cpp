@@ -28,9 +28,10 @@ int auto_replicas(const Device& dev, int batch) {
   return std::clamp(std::min(cores, batch), 1, 8);
 }
 
-LinearExec trainer_linear_exec(const Device& dev) {
+LinearExec trainer_linear_exec(const Device& dev, int replicas) {
   if (const char* e = std::getenv("VKWB_LINEAR"); e && *e) return parse_linear_exec(e, "VKWB_LINEAR");
-  return host_linear_supported(dev) ? LinearExec::host_wgrad : LinearExec::device;
+  if (!host_linear_supported(dev)) return LinearExec::device;
+  return replicas == 1 || threaded_recording_pays(replicas) ? LinearExec::host : LinearExec::host_wgrad;
 }
 
 bool threaded_recording_pays(int replicas) {

@@ -34,14 +34,18 @@ int auto_replicas(const Device& dev, int batch);
 // replicas, DataParallel::reduce_on_host decides instead (one host update for all of them).
 bool host_optimizer_pays(const Device& dev, int replicas);
 
-// Where the classifier trainers' Linear layers compute (nn::set_linear_exec): their weight
-// gradients on the host (LinearExec::host_wgrad, bit-identical) where host_linear_supported (a
-// CPU driver with mapped memory and AVX2), overlapped with the device's remaining backward pass:
-// the host's AVX2 GEMM is ~4x llvmpipe's (LeNet-5's fc1 dW, M 120 N 400 K 32, ~170 us as a
-// kernel). DataParallel::step runs those host tasks once every replica's backward is submitted.
-// LeNet-5 +2-3 % on two replicas, +16 % on one (docs/PERFORMANCE.md). Else on the device.
-// VKWB_LINEAR=device|host_wgrad|host overrides.
-LinearExec trainer_linear_exec(const Device& dev);
+// Where the classifier trainers' Linear layers compute (nn::set_linear_exec) when training with
+// `replicas` replicas, where host_linear_supported (a CPU driver with mapped memory and AVX2; the
+// results are the device's bit for bit): everything on the host (LinearExec::host: the forward
+// and the data gradient while the device waits, the weight gradient overlapped with the rest of
+// the backward) with one replica or with replicas recorded in threads (threaded_recording_pays):
+// the host's AVX-512/AVX2 GEMM does ~4x llvmpipe's multiply-adds per second, and each replica's
+// recording thread computes its own layers on its own core. LeNet-5 on two replicas +6-19 % per
+// round (mean 1.135x of 6), on one +3-11 % over the weight gradients alone (docs/PERFORMANCE.md).
+// With replicas recorded on one thread only the weight gradients (LinearExec::host_wgrad: the
+// devices would wait for each other's host layers; LinearExec::host was ~30 % slower there).
+// Else on the device. VKWB_LINEAR=device|host_wgrad|host overrides.
+LinearExec trainer_linear_exec(const Device& dev, int replicas);
 
 // Whether the classifier trainers record their replicas in threads (DataParallel::record_in_threads):
 // with more than one replica. On one host thread the recording, the host fc weight gradients and

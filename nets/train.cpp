@@ -90,7 +90,7 @@ ClassifierTrainer::ClassifierTrainer(Device& dev, const TrainConfig& cfg) : dev_
       replicas, cfg_.seed,
       [&](ModuleContext& ctx) {
         ModulePtr m = models::make_model(cfg_.model, ctx, mo);
-        set_linear_exec(*m, trainer_linear_exec(*ctx.device));
+        set_linear_exec(*m, trainer_linear_exec(*ctx.device, int(replicas.size())));
         return m;
       },
       [&](std::vector<Tensor*> params) {
