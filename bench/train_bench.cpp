@@ -161,6 +161,9 @@ TrainBenchResult bench_train(Device& base, const TrainBenchOptions& o) {
   {
     NoGradGuard ng;
     dp.train(false);
+    std::vector<nn::Module*> models;
+    for (int q = 0; q < R; ++q) models.push_back(&dp.model(q));
+    nn::DeviceForwardScope device_fc(models);   // as `vkwb train` evaluates
     // Ten batches of 1000 (the test set, or random images), uploaded once; one pass to warm up,
     // then the median of three timed passes.
     // With replicas, batch i goes to replica i % R, in rounds of R batches: each round's work is

@@ -21,6 +21,20 @@ void set_linear_exec(Module& m, LinearExec e) {
   for (auto& [name, child] : m.children()) set_linear_exec(*child, e);
 }
 
+static void host_linears(Module& m, std::vector<Linear*>& out) {
+  if (auto* l = dynamic_cast<Linear*>(&m); l && l->exec() == LinearExec::host) out.push_back(l);
+  for (auto& [name, child] : m.children()) host_linears(*child, out);
+}
+
+DeviceForwardScope::DeviceForwardScope(const std::vector<Module*>& modules) {
+  for (Module* m : modules) host_linears(*m, changed_);
+  for (Linear* l : changed_) l->set_exec(LinearExec::host_wgrad);
+}
+
+DeviceForwardScope::~DeviceForwardScope() {
+  for (Linear* l : changed_) l->set_exec(LinearExec::host);
+}
+
 static void check_conv_options(const Conv2dOptions& o, const char* what) {
   if (o.in < 1 || o.out < 1 || o.kernel < 1 || o.stride < 1 || o.dilation < 1 || o.groups < 1 || o.padding < 0 ||
       o.in % o.groups || o.out % o.groups)

@@ -125,6 +125,9 @@ TestResult ClassifierTrainer::evaluate(const data::Dataset& ds, int max_n, bool 
   NoGradGuard ng;
   dp_->average_buffers();   // the replicas' batch-norm statistics agree before anyone evaluates
   dp_->train(false);
+  std::vector<Module*> models;
+  for (int q = 0; q < dp_->size(); ++q) models.push_back(&dp_->model(q));
+  DeviceForwardScope device_fc(models);   // (the replicas are recorded one after another below)
   TestResult r;
   int n = max_n > 0 ? std::min(max_n, ds.n) : ds.n;
   int C = ds.num_classes;

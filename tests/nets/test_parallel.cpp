@@ -3,6 +3,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
+#include <functional>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -185,6 +186,39 @@ BOOST_AUTO_TEST_CASE(threaded_recording_passes_errors_to_the_caller) {
   BOOST_CHECK(!dp.records_in_threads());
 }
 
+// The trainers' inference scope: Linear layers on the host run their forward on the device while it
+// lives (the same predictions), others keep their setting, and all get their setting back.
+BOOST_AUTO_TEST_CASE(device_forward_scope_moves_host_linears_to_the_device_and_back) {
+  nn::ModuleContext ctx(gpu(), 5);
+  nn::ModulePtr a = nn::models::make_model("lenet5", ctx, {}), b = nn::models::make_model("mlp", ctx, {});
+  nn::set_linear_exec(*a, LinearExec::host);
+  nn::set_linear_exec(*b, LinearExec::device);
+  auto execs = [](nn::Module& m) {
+    std::vector<LinearExec> e;
+    std::function<void(nn::Module&)> walk = [&](nn::Module& x) {
+      if (auto* l = dynamic_cast<nn::Linear*>(&x)) e.push_back(l->exec());
+      for (auto& [name, child] : x.children()) walk(*child);
+    };
+    walk(m);
+    return e;
+  };
+  BOOST_REQUIRE_EQUAL(execs(*a).size(), 3u);
+  a->train(false);
+  std::vector<float> x(3 * 784);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(std::cos(0.11 * double(i)));
+  Tensor xs = Tensor::from(x, {3, 1, 28, 28}, gpu());
+  NoGradGuard ng;
+  const std::vector<float> on_host = a->forward(xs).to_vector();
+  {
+    nn::DeviceForwardScope scope({a.get(), b.get()});
+    for (LinearExec e : execs(*a)) BOOST_CHECK(e == LinearExec::host_wgrad);
+    for (LinearExec e : execs(*b)) BOOST_CHECK(e == LinearExec::device);
+    BOOST_CHECK(a->forward(xs).to_vector() == on_host);   // bit for bit
+  }
+  for (LinearExec e : execs(*a)) BOOST_CHECK(e == LinearExec::host);
+  for (LinearExec e : execs(*b)) BOOST_CHECK(e == LinearExec::device);
+}
+
 // Shards of a tensor for a sharded optimizer: contiguous, covering it, on 64-element boundaries.
 BOOST_AUTO_TEST_CASE(optimizer_shards_cover_a_tensor_on_aligned_boundaries) {
   for (int64_t n : {1, 6, 63, 64, 65, 130, 1000, 131200})
@@ -223,6 +257,8 @@ BOOST_AUTO_TEST_CASE(sharded_optimizer_steps_exactly_like_the_unsharded_one) {
           // Each replica recorded on a thread of its own (the trainers' choice), also with the
           // kernels' sharded update.
           BOOST_CHECK(train_steps("lenet5", optimizer, R, Update::host, LinearExec::host_wgrad, 0.f, true) == replicated);
+          // The Linear layers wholly on the host, each replica's on its own thread.
+          BOOST_CHECK(train_steps("lenet5", optimizer, R, Update::host, LinearExec::host, 0.f, true) == replicated);
           BOOST_CHECK(train_steps("lenet5", optimizer, R, Update::sharded, LinearExec::device, 0.f, true) == replicated);
           // Clipping by the global norm (every gradient summed before any update).
           BOOST_CHECK(train_steps("lenet5", optimizer, R, Update::host, LinearExec::device, 0.05f) ==
