@@ -9,10 +9,10 @@
 
 #include <algorithm>
 #include <condition_variable>
-#include <exception>
-#include <mutex>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -195,46 +195,31 @@ std::vector<Tensor> DataParallel::step(int64_t step_index, int n, const std::fun
   auto sh = shards(n);
   std::vector<Tensor> losses(static_cast<size_t>(R));
   std::vector<double> weights(static_cast<size_t>(R), 0.0);   // 0: the replica sat this step out
+  // Replica r's zero_grad and forward (its loss, submitted); false when it sits the step out.
+  auto forward = [&](int r) {
+    Replica& rep = replicas_[size_t(r)];
+    rep.opt->zero_grad();   // idle replicas too: no stale gradient may reach their optimizer
+    if (sh[size_t(r)].count == 0) return false;
+    rep.model->set_step(R == 1 ? step_index : step_index * R + r);
+    losses[size_t(r)] = loss(r, sh[size_t(r)]);
+    flush(r);
+    weights[size_t(r)] = double(sh[size_t(r)].count) / n;
+    return true;
+  };
   if (workers_) {
     // Each replica's forward, backward and deferred host gradients on its own thread.
     workers_->run([&](int r) {
-      Replica& rep = replicas_[size_t(r)];
-      rep.opt->zero_grad();
-      if (sh[size_t(r)].count == 0) return;
-      rep.model->set_step(step_index * R + r);
-      losses[size_t(r)] = loss(r, sh[size_t(r)]);
-      flush(r);
-      weights[size_t(r)] = double(sh[size_t(r)].count) / n;
+      if (!forward(r)) return;
       DeferredHostGrads deferred;
       losses[size_t(r)].backward();
       flush(r);
       deferred.run();
     });
-    if (host_reduce_) {
-      host_reduce_step(weights);
-      return losses;
-    }
-    all_reduce_gradients(weights);
-    for (int r = 0; r < R; ++r) {
-      replicas_[size_t(r)].opt->step();
-      flush(r);
-    }
-    if (sharded_) all_gather_parameters();
-    return losses;
-  }
-  // Every replica's forward first, then every backward, each submitted as soon as it is recorded:
-  // the last replica starts (and finishes) one forward's recording after the first instead of one
-  // forward's and one backward's, and the all-reduce below waits for the last.
-  for (int r = 0; r < R; ++r) {
-    Replica& rep = replicas_[size_t(r)];
-    rep.opt->zero_grad();   // idle replicas too: no stale gradient may reach their optimizer
-    if (sh[size_t(r)].count == 0) continue;
-    rep.model->set_step(R == 1 ? step_index : step_index * R + r);
-    losses[size_t(r)] = loss(r, sh[size_t(r)]);
-    flush(r);
-    weights[size_t(r)] = double(sh[size_t(r)].count) / n;
-  }
-  {
+  } else {
+    // Every replica's forward first, then every backward, each submitted as soon as it is
+    // recorded: the last replica starts (and finishes) one forward's recording after the first
+    // instead of one forward's and one backward's, and the all-reduce below waits for the last.
+    for (int r = 0; r < R; ++r) forward(r);
     // Deferred host gradients (LinearExec::host_wgrad) run once every backward is submitted.
     DeferredHostGrads deferred;
     for (int r = 0; r < R; ++r) {

@@ -209,6 +209,17 @@ ChannelGroups channel_groups(int CI, int tm, int tr, int tw, int KH, int KW, int
   return cg;
 }
 
+// Whether the direct kernels fetch input x's patch two columns per texel (RG32F; the shaders'
+// PAIRS): unit column stride and dilation, an even width, left padding and block width, an odd
+// kernel width, so every pair starts on an even column and lies wholly inside or outside the
+// input. llvmpipe pays per fetch and lane, not per float: LeNet-5's conv2 forward -11 % and
+// weight gradient -9 % per dispatch (docs/PERFORMANCE.md, 2026-12-08). VKWB_CONV_PAIRS=0 turns it off.
+bool patch_pairs(const Tensor& x, int sw, int dw, int W, int pw, int tw, int KW) {
+  const char* e = std::getenv("VKWB_CONV_PAIRS");
+  if (e && std::string(e) == "0") return false;
+  return sw == 1 && dw == 1 && W % 2 == 0 && pw % 2 == 0 && tw % 2 == 0 && KW % 2 == 1 && texel_ok(x, Texel::f32x2);
+}
+
 // y [N, G*MO, OH, OW] = the stride (sh, sw) convolution of x [N, G*CI, H, W] with padding (ph, pw)
 // (either sign) and dilation (dh, dw). flip == false: w is a forward weight [G*MO, CI, KH, KW];
 // flip == true: w is [G*CI, MO, KH, KW] and its taps are mirrored (a data gradient, see the shader).
@@ -291,11 +302,7 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   int64_t wt_n = wt_rows * mp;
   Tensor wt = Tensor::empty({std::max<int64_t>(wt_n, 4096)}, dev, x.dtype());
   DirectConvP p{N, CI, H, W, MO, mp, OH, OW, ph, pw, G, 0, 0, 0, 0, 0, 0, 1, 1};
-  // The patch two columns per texel where every pair starts on an even column inside or outside
-  // the input (the shader's PAIRS, as launch_direct_dw's; VKWB_CONV_PAIRS=0 turns both off).
-  const char* pe = std::getenv("VKWB_CONV_PAIRS");
-  const bool pairs = !(pe && std::string(pe) == "0") && !unpool_idx && sw == 1 && dw == 1 && W % 2 == 0 && pw % 2 == 0 &&
-                     tw % 2 == 0 && KW % 2 == 1 && texel_ok(x, Texel::f32x2);
+  const bool pairs = !unpool_idx && patch_pairs(x, sw, dw, W, pw, tw, KW);
   const Texel xk = pairs ? Texel::f32x2 : Texel::f32;
   p.offX = texel_index(x);
   if (unpool_idx) p.offIdx = texel_index(*unpool_idx, Texel::u32);
@@ -470,12 +477,7 @@ Tensor launch_direct_dw(const Tensor& x, const Tensor& dy, const DirectDwPlan& q
   // (22 -> 6 slices) per dispatch 1,965-1,990 -> 1,800-1,813 us on one thread, 1,091-1,136 ->
   // 1,010-1,046 on two, the slices' sum 48-54 -> 26 us (docs/PERFORMANCE.md).
   int want = int(std::clamp<int64_t>((64 + per - 1) / per, 1, N));
-  // The patch two columns per texel where every pair starts on an even column inside or outside
-  // the input (the shader's PAIRS; VKWB_CONV_PAIRS=0 turns it off).
-  const char* pe = std::getenv("VKWB_CONV_PAIRS");
-  const bool pairs_on = !(pe && std::string(pe) == "0");
-  const bool pairs = pairs_on && sw == 1 && dw == 1 && W % 2 == 0 && pw % 2 == 0 && tw % 2 == 0 && KW % 2 == 1 &&
-                     texel_ok(x, Texel::f32x2);
+  const bool pairs = patch_pairs(x, sw, dw, W, pw, tw, KW);
   const Texel xk = pairs ? Texel::f32x2 : Texel::f32;
   DirectConvWP p{N, CI, H, W, MO, OH, OW, ph, pw, G, texel_index(x, xk), texel_index(dy), tiles_m, 0, (N + want - 1) / want,
                  unpool_idx ? texel_index(*unpool_idx, Texel::u32) : 0};
