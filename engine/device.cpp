@@ -346,6 +346,8 @@ std::unique_ptr<Device> Device::create_vulkan(const DeviceOptions& opts) {
   d->physical_ = pds[chosen];
   d->info_ = infos[chosen];
   d->validation_ = validate;
+  if (opts.driver_threads >= 0) d->driver_threads_ = opts.driver_threads;
+  else if (const char* e = std::getenv("LP_NUM_THREADS"); e && *e) d->driver_threads_ = std::atoi(e);
   if (!d->info_.push_descriptor) throw Error(d->info_.name + " lacks VK_KHR_push_descriptor, which vkwb needs");
   if (dbg) {
     VkDebugUtilsMessengerCreateInfoEXT mi{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};

@@ -107,6 +107,9 @@ class Device {
   static uint64_t total_validation_messages();
   uint64_t validation_messages() const { return validation_count_.load(); }
   bool validation_enabled() const { return validation_; }
+  // CPU drivers: the driver worker threads it was opened with (DeviceOptions::driver_threads, or
+  // LP_NUM_THREADS at the time); -1: the driver's default. 0: every dispatch on the queue's thread.
+  int driver_threads() const { return driver_threads_; }
 
   Allocator& allocator() { return *allocator_; }
   const Allocator& allocator() const { return *allocator_; }
@@ -133,6 +136,7 @@ class Device {
   DeviceKind kind_ = DeviceKind::cpu;
   DeviceInfo info_;
   bool validation_ = false;
+  int driver_threads_ = -1;
   std::atomic<uint64_t> validation_count_{0};
   VkInstance instance_ = VK_NULL_HANDLE;
   VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;

@@ -476,7 +476,12 @@ Tensor launch_direct_dw(const Tensor& x, const Tensor& dy, const DirectDwPlan& q
   // stores a whole weight gradient and the slices' sum reads them all again. LeNet-5's conv2
   // (22 -> 6 slices) per dispatch 1,965-1,990 -> 1,800-1,813 us on one thread, 1,091-1,136 ->
   // 1,010-1,046 on two, the slices' sum 48-54 -> 26 us (docs/PERFORMANCE.md).
-  int want = int(std::clamp<int64_t>((64 + per - 1) / per, 1, N));
+  // On a driver running every dispatch on its queue thread (data-parallel replicas) ~24 (three
+  // SIMD groups of 8): LeNet-5's conv2 2 slices instead of 6, 459-482 -> 406-411 us per dispatch and
+  // its slices' sum 20 -> 14 us (docs/PERFORMANCE.md, 2026-12-08). VKWB_CONV_DW_LANES overrides.
+  int lanes_target = dev.driver_threads() == 0 ? 24 : 64;
+  if (const char* e = std::getenv("VKWB_CONV_DW_LANES")) lanes_target = std::max(1, std::atoi(e));   // tuning knob
+  int want = int(std::clamp<int64_t>((lanes_target + per - 1) / per, 1, N));
   const bool pairs = patch_pairs(x, sw, dw, W, pw, tw, KW);
   const Texel xk = pairs ? Texel::f32x2 : Texel::f32;
   DirectConvWP p{N, CI, H, W, MO, OH, OW, ph, pw, G, texel_index(x, xk), texel_index(dy), tiles_m, 0, (N + want - 1) / want,
