@@ -13,7 +13,8 @@
 //         (+ bias[g*MO+m]); zero outside the input (padding, possibly negative). ACT 1: y = max(y, 0)
 //         (a fused ReLU epilogue).
 // MODE 1: prepares wt [G, CI, KH, KW, MP] (MP = MO rounded up to TM and 4, zeros beyond MO) from a
-//         convolution weight w. FLIP 0: w is [G*MO, CI, KH, KW] (the forward). FLIP 1: w is
+//         convolution weight w, read through X (an R32F view of w; p.offX its first texel); VO 1:
+//         wt stored four floats at a time (llvmpipe pays a lane loop per storage access). FLIP 0: w is [G*MO, CI, KH, KW] (the forward). FLIP 1: w is
 //         [G*CI, MO, KH, KW] and the taps are mirrored: the data gradient of a stride-1
 //         convolution is the convolution of dy with these weights and padding d*(k-1) - p.
 //         With channel groups (MR below) the layout is [G, CI, NG, MP] instead (GROUPED below).
@@ -96,7 +97,7 @@ layout(binding = 1) uniform samplerBuffer Wt;   // MODE 0: wt (RGBA32F view)
 layout(std430, binding = 2) writeonly buffer Out { float o[]; };
 layout(std430, binding = 2) writeonly buffer Out4 { vec4 o4[]; };
 layout(std430, binding = 2) writeonly buffer Out2 { vec2 o2[]; };
-layout(std430, binding = 3) readonly buffer In { float src[]; };   // MODE 0: bias; MODE 1: w
+layout(std430, binding = 3) readonly buffer In { float src[]; };   // MODE 0: bias
 layout(std430, binding = 4) writeonly buffer Idx { int idxo[]; };   // POOL 1 (else any buffer, unused)
 layout(std430, binding = 4) writeonly buffer Idx2 { ivec2 idxo2[]; };
 layout(binding = 5) uniform usamplerBuffer IdxIn;   // UNPOOL 1 (else any texel view, unused)
@@ -132,14 +133,18 @@ void prepare() {
     int tap = row % KK, rest = row / KK, m_base = 0;
     if (GROUPED) tap = 0, m_base = row % NG * GM, rest = row / NG;
     int c = rest % p.CI, g = rest / p.CI;
-    for (int k = 0; k < p.MP; ++k) {
-      int m = GROUPED ? m_base + k % GM : k, tp = GROUPED ? k / GM : tap;
-      float v = 0.0;
-      if (m < p.MO && tp < KK) {
-        if (FLIP == 0) v = src[((g * p.MO + m) * p.CI + c) * KK + tp];
-        else v = src[((g * p.CI + c) * p.MO + m) * KK + (KK - 1 - tp)];
+    for (int k0 = 0; k0 < p.MP; k0 += VO == 1 ? 4 : 1) {   // (MP: a multiple of 4)
+      vec4 q = vec4(0.0);
+      [[unroll]] for (int e = 0; e < (VO == 1 ? 4 : 1); ++e) {
+        int k = k0 + e;
+        int m = GROUPED ? m_base + k % GM : k, tp = GROUPED ? k / GM : tap;
+        bool ok = m < p.MO && tp < KK;
+        int at = FLIP == 0 ? ((g * p.MO + m) * p.CI + c) * KK + tp : ((g * p.CI + c) * p.MO + m) * KK + (KK - 1 - tp);
+        float v = texelFetch(X, p.offX + (ok ? at : 0)).x;   // (a valid texel, then dropped)
+        q[e] = ok ? v : 0.0;
       }
-      o[row * p.MP + k] = v;
+      if (VO == 1) o4[(row * p.MP + k0) >> 2] = q;
+      else o[row * p.MP + k0] = q.x;
     }
   }
 }

@@ -306,9 +306,15 @@ void launch_direct(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor&
   const Texel xk = pairs ? Texel::f32x2 : Texel::f32;
   p.offX = texel_index(x);
   if (unpool_idx) p.offIdx = texel_index(*unpool_idx, Texel::u32);
-  std::vector<int32_t> prep = {i32(local_1d(dev)), 1, tm, 1, 1, KH, KW, 1, 1, 1, 1, 0, 0, flip ? 1 : 0,
+  // The preparation reads w through an R32F view (every caller has checked texel_ok(w)) and stores
+  // wt four floats at a time where it can: LeNet-5's three preparations 42 -> 20 us per replica
+  // step (docs/PERFORMANCE.md, 2026-12-08).
+  const bool wt4 = vec4_ok(wt);
+  p.offX = texel_index(w);
+  std::vector<int32_t> prep = {i32(local_1d(dev)), 1, tm, 1, 1, KH, KW, 1, 1, 1, 1, 0, wt4 ? 1 : 0, flip ? 1 : 0,
                                0, 0, 0, 0, 0, 1, 0, mr};
-  launch(dev, ShaderId::conv_direct, prep, p, {texel(x), texel(x), wt, w, wt, texel(x, Texel::u32)}, groups_1d(dev, uint64_t(wt_rows)),
+  launch(dev, ShaderId::conv_direct, prep, p, {texel(w), texel(x), wt, w, wt, texel(x, Texel::u32)},
+         groups_1d(dev, uint64_t(wt_rows)),
          1u, 1u, profile_label(flip ? "conv_direct weights dX" : "conv_direct weights", std::to_string(wt_n)));
   p.offW = texel_index(wt, Texel::f32x4);
   p.offX = texel_index(x, xk);
