@@ -79,8 +79,6 @@ static inline __attribute__((always_inline)) void host_update(const OptimP& p, f
 #define VKWB_HOST_UPDATE_ARGS \
   const OptimP &p, float *__restrict prm, const float *__restrict grad, float *__restrict s1, float *__restrict s2, \
       float *__restrict s3, float gs
-template <OptimOp OP, bool FLAG, bool MOM>
-static void host_update_base(VKWB_HOST_UPDATE_ARGS) { host_update<OP, FLAG, MOM>(p, prm, grad, s1, s2, s3, gs); }
 #if defined(__x86_64__) || defined(__i386__)
 template <OptimOp OP, bool FLAG, bool MOM>
 __attribute__((target("avx2"))) static void host_update_avx2(VKWB_HOST_UPDATE_ARGS) {
@@ -98,7 +96,7 @@ static void host_update_isa(VKWB_HOST_UPDATE_ARGS) {
   if (isa == 2) return host_update_avx512<OP, FLAG, MOM>(p, prm, grad, s1, s2, s3, gs);
   if (isa == 1) return host_update_avx2<OP, FLAG, MOM>(p, prm, grad, s1, s2, s3, gs);
 #endif
-  host_update_base<OP, FLAG, MOM>(p, prm, grad, s1, s2, s3, gs);
+  host_update<OP, FLAG, MOM>(p, prm, grad, s1, s2, s3, gs);   // (baseline code)
 }
 #undef VKWB_HOST_UPDATE_ARGS
 
