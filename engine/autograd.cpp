@@ -82,7 +82,10 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
   Tensor g0 = grad_output;
   if (!g0.defined()) {
     if (root.numel() != 1) throw Error("backward() without a gradient needs a scalar, got shape " + root.shape().str());
-    g0 = Tensor::full(root.shape(), 1.0, root.device(), root.dtype());
+    // A host-resident loss (the host cross_entropy) gets its seed from the host too: a fill
+    // kernel would make the host backward that reads it wait for the device.
+    if (root.host_resident() && root.dtype() == DType::f32) g0 = Tensor::from(std::vector<float>{1.f}, root.shape(), root.device());
+    else g0 = Tensor::full(root.shape(), 1.0, root.device(), root.dtype());
   } else if (g0.shape() != root.shape()) {
     throw Error(shape_mismatch("backward", root.shape(), g0.shape()));
   }

@@ -140,7 +140,11 @@ Tensor adaptive_avg_pool2d(const Tensor& x, int out_h, int out_w);   // torch's 
 Tensor dropout(const Tensor& x, float p, uint64_t seed, bool training);
 
 // --- losses (ops/loss.cpp); all return the mean over the batch --------------------------------
+// On a CPU driver, logits the host wrote (Tensor::host_resident: a LinearExec::host head) take a
+// host path (host_loss_enabled; VKWB_HOST_LOSS=0 turns it off): the same loss and gradient to
+// float rounding, and no device round trip. Labels outside [0, C) are an error there.
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels, float label_smoothing = 0.f);
+bool host_loss_enabled(const Tensor& logits);
 Tensor nll_loss(const Tensor& log_probs, const Tensor& labels);
 Tensor mse_loss(const Tensor& x, const Tensor& target);
 Tensor bce_with_logits(const Tensor& logits, const Tensor& target);

@@ -128,6 +128,11 @@ void* Tensor::host_ptr_ready() const {
   return static_cast<char*>(impl_->storage->alloc.mapped) + impl_->offset;
 }
 
+bool Tensor::host_resident() const {
+  Device& dev = device();
+  return !dev.is_cpu() && dev.allocator().host_visible() && impl_->storage->last_epoch == 0;
+}
+
 static void download(const Tensor& t, void* out) {
   Device& dev = t.device();
   size_t bytes = t.nbytes();

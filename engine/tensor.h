@@ -132,6 +132,11 @@ class Tensor {
   // also waits for later device reads.
   template <class T> T* data_ready() const { return static_cast<T*>(host_ptr_ready()); }
   void* host_ptr_ready() const;
+  // Whether this tensor lives in memory the host maps on a Vulkan device and no device command
+  // has read or written its storage yet: whatever it holds the host wrote (a host op, an upload),
+  // and the host can read it without waiting. Host ops that consume it (the host loss,
+  // cross_entropy) then keep a chain of host layers free of device round trips.
+  bool host_resident() const;
 
  private:
   std::shared_ptr<TensorImpl> impl_;

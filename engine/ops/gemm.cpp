@@ -207,6 +207,42 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias, Epilogue act
     const bool need_x = x.requires_grad(), need_w = w.requires_grad();
     const bool host_wgrad = host_ok && need_w;
     record(relu ? "linear+relu" : "linear", y, {x, w, bias}, [=](const Tensor& gy_out) {
+      if (host_all) {
+        // The whole backward on the host, the device's numbers bit for bit: the ReLU mask (dy
+        // times 0 or 1, as unary_grad.comp), dX and the bias gradient (each column summed row by
+        // row from 0, as reduce.comp) now, dW deferred. A head of such layers (and a host loss,
+        // cross_entropy) then has no device work between its layers, and the device waits for
+        // the host only once per pass instead of once per layer (docs/PERFORMANCE.md, 2026-12-08).
+        Device& dev = gy_out.device();
+        const float* go = gy_out.data_ready<float>();
+        Tensor gy = gy_out;
+        if (relu) {
+          gy = Tensor::empty({N, out}, dev, DType::f32);
+          const float* yv = ys.data<float>(true);   // written by the host forward
+          float* g = gy.data<float>(true);
+          for (size_t k = 0; k < size_t(N) * size_t(out); ++k) g[k] = go[k] * (yv[k] > 0.f ? 1.f : 0.f);
+        }
+        const float* g = gy.data<float>(true);
+        Tensor gx, gw, gb;
+        if (need_x) {
+          gx = Tensor::empty({N, in}, dev, DType::f32);
+          host_gemm_nn(N, in, out, g, wd.data_ready<float>(), gx.data<float>(true));
+        }
+        if (has_bias) {
+          gb = Tensor::empty({out}, dev, DType::f32);
+          float* b = gb.data<float>(true);
+          for (int o = 0; o < out; ++o) b[o] = 0.f;
+          for (int n = 0; n < N; ++n)
+            for (int o = 0; o < out; ++o) b[o] += g[size_t(n) * out + o];
+        }
+        if (need_w) {
+          gw = Tensor::empty({out, in}, dev, DType::f32);
+          defer_host_grad(gw, [gy, xd, gw, N, in, out] {   // x: waited for by the forward
+            host_gemm_tn(out, in, N, gy.data<float>(true), xd.data<float>(true), gw.data<float>(true));
+          });
+        }
+        return std::vector<Tensor>{gx, gw, gb};
+      }
       Tensor gy = relu ? relu_grad_from_output(ys, gy_out) : gy_out;
       Tensor gw;
       if (host_wgrad) {
@@ -224,10 +260,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias, Epilogue act
         });
       }
       Tensor gx;
-      if (host_all && need_x) {
-        gx = Tensor::empty({N, in}, gy.device(), DType::f32);
-        host_gemm_nn(N, in, out, gy.data_ready<float>(), wd.data_ready<float>(), gx.data<float>(true));
-      } else if (need_x) {
+      if (need_x) {
         gx = mm_raw(gy, wd, false, false, 1.f);        // [N, out] x [out, in]
       }
       if (need_w && !host_wgrad) gw = mm_raw(gy, xd, true, false, 1.f);   // [out, N] x [N, in]

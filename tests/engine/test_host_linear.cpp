@@ -232,4 +232,75 @@ BOOST_AUTO_TEST_CASE(deferred_host_grads_wait_for_the_scope) {
   BOOST_TEST(same_bits(d, run(LinearExec::device, true)));
 }
 
+// cross_entropy's host path (logits the host wrote, on a CPU driver) against its device ops and a
+// double reference: the loss and the gradient, with and without label smoothing, odd sizes. The
+// host path's whole forward and backward stays off the device: the gradient it leaves is
+// host-resident (no device command touched it), and so is a host linear head's.
+BOOST_AUTO_TEST_CASE(host_cross_entropy_matches_device) {
+  Device& dev = gpu();
+  const bool host_ok = host_loss_enabled(make(rnd({2, 3}, 40), dev, DType::f32));
+  if (!host_ok) BOOST_TEST_MESSAGE("no host loss on " << dev.name() << ": checking the device path only");
+  for (auto [N, C] : {std::pair{7, 10}, {33, 3}, {1, 1}, {64, 10}, {5, 257}})
+    for (float eps : {0.f, 0.1f}) {
+      BOOST_TEST_CONTEXT("N " << N << " C " << C << " smoothing " << eps) {
+        Input z = rnd({N, C}, 41, -6, 6), y = labels(N, C, 42);
+        // The double reference.
+        double ref_loss = 0;
+        std::vector<double> ref_grad(size_t(N) * C);
+        for (int i = 0; i < N; ++i) {
+          double m = -1e300, s = 0, row = 0;
+          for (int j = 0; j < C; ++j) m = std::max(m, double(float(z.data[size_t(i) * C + j])));
+          for (int j = 0; j < C; ++j) s += std::exp(double(float(z.data[size_t(i) * C + j])) - m);
+          const double lse = m + std::log(s);
+          const int t = int(y.data[size_t(i)]);
+          for (int j = 0; j < C; ++j) {
+            const double lp = double(float(z.data[size_t(i) * C + j])) - lse;
+            row += lp;
+            ref_grad[size_t(i) * C + j] = (std::exp(lp) - eps / C - (j == t ? 1.0 - eps : 0.0)) / N;
+          }
+          ref_loss += (-(1.0 - eps) * (double(float(z.data[size_t(i) * C + t])) - lse) - eps / C * row) / N;
+        }
+        auto run = [&](bool host) {
+          Tensor x = make(z, dev, DType::f32).requires_grad_();
+          Tensor lab = make(y, dev, DType::f32);
+          Tensor in = host ? x : mul(x, 1.f);   // (x 1 is exact; a device op touched it)
+          BOOST_TEST(host_loss_enabled(in) == (host && host_ok));
+          Tensor loss = cross_entropy(in, lab, eps);
+          BOOST_TEST(loss.dim() == 0);
+          loss.backward();
+          if (host && host_ok) BOOST_TEST(x.grad().host_resident());
+          return std::pair{double(loss.to_vector()[0]), x.grad().to_vector()};
+        };
+        for (bool host : {false, true}) {
+          auto [loss, grad] = run(host);
+          BOOST_TEST(std::abs(loss - ref_loss) <= 2e-6 * (1 + std::abs(ref_loss)), "host " << host << ": loss " << loss << " vs " << ref_loss);
+          double worst = 0;
+          for (size_t k = 0; k < grad.size(); ++k) worst = std::max(worst, std::abs(grad[k] - ref_grad[k]));
+          BOOST_TEST(worst <= 2e-7, "host " << host << ": gradient off by " << worst);
+        }
+      }
+    }
+  if (host_ok) {
+    // A label outside [0, C) is an error naming it (the device's gather has no such check).
+    Tensor x = make(rnd({3, 4}, 43), dev, DType::f32);
+    Tensor bad = Tensor::from(std::vector<int32_t>{0, 4, 1}, {3}, dev);
+    BOOST_CHECK_EXCEPTION(cross_entropy(x, bad), Error, [](const Error& e) {
+      return std::string(e.what()).find("label 4 of row 1 is outside [0, 4)") != std::string::npos;
+    });
+    // A host linear head and the host loss: no device work from the logits to the head's input
+    // gradient.
+    Tensor h = make(rnd({6, 9}, 44), dev, DType::f32).requires_grad_();
+    Tensor w1 = make(rnd({8, 9}, 45), dev, DType::f32).requires_grad_();
+    Tensor b1 = make(rnd({8}, 46), dev, DType::f32).requires_grad_();
+    Tensor w2 = make(rnd({5, 8}, 47), dev, DType::f32).requires_grad_();
+    Tensor logits = linear(linear(h, w1, b1, Epilogue::relu, LinearExec::host), w2, Tensor(), Epilogue::none, LinearExec::host);
+    BOOST_TEST(host_loss_enabled(logits) == host_linear_supported(dev));
+    cross_entropy(logits, make(labels(6, 5, 48), dev, DType::f32)).backward();
+    if (host_linear_supported(dev)) {
+      BOOST_TEST(h.grad().host_resident());
+      BOOST_TEST(b1.grad().host_resident());
+    }
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
