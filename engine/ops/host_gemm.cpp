@@ -177,21 +177,37 @@ void host_gemm_nn(int M, int N, int K, const float* A, const float* B, float* C)
   bv({K, A, size_t(K), 1, B, size_t(N), C, size_t(N)}, M, N);
 }
 
+// dst [cols, rows] = src [rows, cols]^T (row strides cols and rows), in 16 x 16 blocks: row by
+// row, every store of the plain loop touched another cache line (LeNet-5's fc1 input, 32 x 400:
+// ~40 us of its ~100 us host forward on one core, docs/PERFORMANCE.md 2026-12-08).
+static void transpose_blocked(const float* src, int rows, int cols, float* dst) {
+  constexpr int B = 16;
+  for (int r0 = 0; r0 < rows; r0 += B)
+    for (int c0 = 0; c0 < cols; c0 += B) {
+      const int r1 = std::min(rows, r0 + B), c1 = std::min(cols, c0 + B);
+      for (int c = c0; c < c1; ++c)
+        for (int r = r0; r < r1; ++r) dst[size_t(c) * rows + r] = src[size_t(r) * cols + c];
+    }
+}
+
 void host_linear_forward(int N, int in, int out, const float* x, const float* w, const float* bias, bool relu, float* y) {
   // y^T [out, N] = W x^T with x^T [in, N], so that the chain over k runs for 16 rows of x at once.
   thread_local std::vector<float> xt, yt;
   xt.resize(size_t(in) * N);
   yt.resize(size_t(out) * N);
-  for (int n = 0; n < N; ++n)
-    for (int k = 0; k < in; ++k) xt[size_t(k) * N + n] = x[size_t(n) * in + k];
+  transpose_blocked(x, N, in, xt.data());
   bv({in, w, size_t(in), 1, xt.data(), size_t(N), yt.data(), size_t(N)}, out, N);
-  for (int n = 0; n < N; ++n)
+  transpose_blocked(yt.data(), out, N, y);
+  if (!bias && !relu) return;
+  for (int n = 0; n < N; ++n) {
+    float* yr = y + size_t(n) * out;
     for (int o = 0; o < out; ++o) {
-      float v = yt[size_t(o) * N + n];
+      float v = yr[o];
       if (bias) v += bias[o];
       if (relu) v = v > 0.f ? v : 0.f;
-      y[size_t(n) * out + o] = v;
+      yr[o] = v;
     }
+  }
 }
 
 }  // namespace vkwb::detail
