@@ -172,6 +172,11 @@ struct OptimStep {
 };
 // Whether OptimStep::on_host is honoured on `dev` (a CPU driver with host-visible memory).
 bool host_optim_supported(const Device& dev);
+// The host update of n consecutive elements on raw host memory (the loop OptimStep::on_host
+// runs; s1..s3 as the optimizer's state, null where it has none), for callers that do their own
+// synchronisation: DataParallel's host reduce updates each parameter a cache-sized range at a time.
+void host_optim_update(const OptimStep& s, size_t n, float* prm, const float* grad, float* s1, float* s2, float* s3,
+                       float grad_scale = 1.0f);
 // Updates param in place from grad (scaled by grad_scale[0] if given) and the state buffers.
 void optim_update(const OptimStep& s, Tensor& param, const Tensor& grad, Tensor* s1, Tensor* s2, Tensor* s3,
                   const Tensor* grad_scale = nullptr);

@@ -84,6 +84,27 @@ void Optimizer::step(const std::function<void(size_t)>& prepare, const std::func
   }
 }
 
+OptimStep Optimizer::begin_host_step() {
+  if (clip_ > 0) throw Error(name_ + ": begin_host_step with gradient clipping (the norm needs every gradient first)");
+  const int nb = state_buffers();
+  for (size_t i = 0; i < params_.size(); ++i)
+    for (int k = 0; k < nb; ++k) {
+      if (!state_[i][k].defined()) state_[i][k] = Tensor::zeros(params_[i]->shape(), params_[i]->device());
+      state_[i][k].host_ptr_ready();   // (its zero fill done)
+    }
+  steps_++;
+  OptimStep s = configure();
+  s.on_host = true;
+  return s;
+}
+
+void Optimizer::host_update_range(const OptimStep& s, size_t i, int64_t lo, int64_t hi, const float* grad) {
+  if (lo >= hi) return;
+  float* st[3] = {nullptr, nullptr, nullptr};
+  for (int k = 0; k < state_buffers(); ++k) st[k] = state_[i][k].data<float>(true) + lo;
+  host_optim_update(s, size_t(hi - lo), params_[i]->data<float>(true) + lo, grad, st[0], st[1], st[2]);
+}
+
 std::map<std::string, Tensor> Optimizer::state_dict() const {
   std::map<std::string, Tensor> out;
   for (size_t i = 0; i < state_.size(); ++i)

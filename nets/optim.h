@@ -26,6 +26,13 @@ class Optimizer {
   // runs first (the norm needs every gradient).
   void step(const std::function<void(size_t)>& prepare, const std::function<void(size_t)>& done);
   void zero_grad();
+  // For a caller that runs the host update itself, element range by element range (DataParallel's
+  // host reduce; not with clipping): begin_host_step() counts the step and returns its parameters
+  // (the state allocated, and ready on the host), then host_update_range(s, i, lo, hi, grad)
+  // updates elements [lo, hi) of parameter i with the gradient `grad` (hi - lo floats), as step()
+  // would, bit for bit. The caller keeps device work off the parameter and its state meanwhile.
+  OptimStep begin_host_step();
+  void host_update_range(const OptimStep& s, size_t i, int64_t lo, int64_t hi, const float* grad);
   // Scales this step's gradients so their global L2 norm is at most max_norm (0: off).
   void clip_grad_norm(float max_norm) { clip_ = max_norm; }
   float max_grad_norm() const { return clip_; }

@@ -333,6 +333,51 @@ void DataParallel::all_reduce_gradients(const std::vector<double>& weights) {
 
 void DataParallel::host_reduce_step(const std::vector<double>& weights) {
   const int R = size();
+  if (replicas_[0].opt->max_grad_norm() <= 0 && fused_host_reduce()) {
+    // Parameter by parameter as below, each a cache-sized range at a time: the range's gradient
+    // sum, its update and its copies to the other replicas while it is in L1, instead of three
+    // passes over the whole parameter, its gradients and its state (the same operations per
+    // element in the same order: the same numbers bit for bit).
+    Optimizer& opt = *replicas_[0].opt;
+    const OptimStep s = opt.begin_host_step();
+    const size_t P = replicas_[0].params.size();
+    std::vector<const float*> src(static_cast<size_t>(R));
+    std::vector<float*> copies(static_cast<size_t>(R), nullptr);
+    for (size_t j = 0; j < P; ++j) {
+      const size_t i = P - 1 - j;   // last layer first: its gradients are ready first
+      Tensor& p0 = *replicas_[0].params[i];
+      int sources = 0;
+      for (int r = 0; r < R; ++r) {
+        src[size_t(r)] = nullptr;
+        if (weights[size_t(r)] == 0) continue;
+        Tensor gr = replicas_[size_t(r)].params[i]->grad();
+        if (!gr.defined()) continue;   // the parameter took no part in this replica's loss
+        src[size_t(r)] = static_cast<const float*>(gr.host_ptr_ready());   // waits for what wrote it
+        ++sources;
+      }
+      if (sources == 0) continue;   // unused this step: no update (as Optimizer::step)
+      if (!p0.grad().defined()) p0.set_grad(Tensor::zeros(p0.shape(), *replicas_[0].device));
+      float* dst = static_cast<float*>(p0.grad().host_ptr_ready());
+      p0.host_ptr_ready();   // the device's reads of the weights are done
+      for (int r = 1; r < R; ++r) copies[size_t(r)] = static_cast<float*>(replicas_[size_t(r)].params[i]->host_ptr_ready());
+      const float* w0 = static_cast<const float*>(p0.host_ptr_ready());
+      const int64_t n = p0.numel();
+      constexpr int64_t kChunk = 1024;   // 4 KiB per array: gradients, weights and state stay in L1
+      for (int64_t lo = 0; lo < n; lo += kChunk) {
+        const int64_t hi = std::min(n, lo + kChunk);
+        bool first = true;
+        for (int r = 0; r < R; ++r) {
+          if (!src[size_t(r)]) continue;
+          // In place into replica 0's gradient (its own is the first source, read before written).
+          add_scaled(dst + lo, src[size_t(r)] + lo, float(weights[size_t(r)]), size_t(hi - lo), first);
+          first = false;
+        }
+        opt.host_update_range(s, i, lo, hi, dst + lo);
+        for (int r = 1; r < R; ++r) std::memcpy(copies[size_t(r)] + lo, w0 + lo, size_t(hi - lo) * sizeof(float));
+      }
+    }
+    return;
+  }
   // Parameter by parameter, in the host update's order (last first): sum the replicas' gradients
   // into replica 0's, update, copy the new weights to the others. Each waits only for the device
   // work that produced its own gradients (host_ptr_ready), so the last layers are done while the
@@ -361,6 +406,14 @@ void DataParallel::host_reduce_step(const std::vector<double>& weights) {
     for (int r = 1; r < R; ++r) std::memcpy(replicas_[size_t(r)].params[i]->host_ptr_ready(), from, p0.nbytes());
   };
   replicas_[0].opt->step(prepare, done);   // on the host, over replica 0's mapped memory
+}
+
+bool DataParallel::fused_host_reduce() const {
+  static const bool on = [] {
+    const char* e = std::getenv("VKWB_FUSED_REDUCE");   // 0: the three passes (for A/B runs and tests)
+    return !(e && std::string(e) == "0");
+  }();
+  return on && fused_reduce_;
 }
 
 void DataParallel::set_lr(float lr) {

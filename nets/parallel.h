@@ -130,6 +130,10 @@ class DataParallel {
   // The numbers do not change: each replica records the same work either way.
   void record_in_threads(bool on);
   bool records_in_threads() const { return bool(workers_); }
+  // The host reduce's sum, update and copies a cache-sized range at a time (default), or each a
+  // pass over the whole parameter (the same numbers; for tests and A/B runs, as
+  // VKWB_FUSED_REDUCE=0).
+  void fuse_host_reduce(bool on) { fused_reduce_ = on; }
 
  private:
   struct Replica {
@@ -140,6 +144,8 @@ class DataParallel {
   };
   void all_reduce_gradients(const std::vector<double>& weights);   // weight 0: an idle replica
   void host_reduce_step(const std::vector<double>& weights);       // reduce_on_host's step
+  bool fused_host_reduce() const;   // host_reduce_step range by range
+  bool fused_reduce_ = true;
   void all_gather_parameters();   // each replica's updated shard to every other replica
   std::vector<Replica> replicas_;
   bool sharded_ = false;

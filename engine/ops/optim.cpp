@@ -113,6 +113,20 @@ static void host_update_op(const OptimP& p, bool flag, bool mom, float* prm, con
 }
 
 
+void host_optim_update(const OptimStep& s, size_t n, float* w, const float* g, float* t1, float* t2, float* t3, float gs) {
+  if (n == 0) return;
+  OptimP p{u32(n), s.lr, s.weight_decay, s.a, s.b, s.eps, s.c1, s.c2, s.flag ? 1 : 0, s.momentum, s.first ? 1 : 0};
+  bool mom = s.momentum > 0.f;
+  switch (s.op) {
+    case OptimOp::sgd: host_update_op<OptimOp::sgd>(p, s.flag, false, w, g, t1, t2, t3, gs); break;
+    case OptimOp::momentum: host_update_op<OptimOp::momentum>(p, s.flag, false, w, g, t1, t2, t3, gs); break;
+    case OptimOp::adagrad: host_update_op<OptimOp::adagrad>(p, s.flag, false, w, g, t1, t2, t3, gs); break;
+    case OptimOp::adadelta: host_update_op<OptimOp::adadelta>(p, s.flag, false, w, g, t1, t2, t3, gs); break;
+    case OptimOp::rmsprop: host_update_op<OptimOp::rmsprop>(p, s.flag, mom, w, g, t1, t2, t3, gs); break;
+    case OptimOp::adam: host_update_op<OptimOp::adam>(p, s.flag, false, w, g, t1, t2, t3, gs); break;
+  }
+}
+
 bool host_optim_supported(const Device& dev) {
   return !dev.is_cpu() && dev.runs_on_host_cores() && dev.allocator().host_visible();
 }
@@ -144,15 +158,7 @@ void optim_update(const OptimStep& s, Tensor& param, const Tensor& grad, Tensor*
     float* t1 = s1 ? s1->data_ready<float>() : nullptr;
     float* t2 = s2 ? s2->data_ready<float>() : nullptr;
     float* t3 = s3 ? s3->data_ready<float>() : nullptr;
-    bool mom = s.momentum > 0.f;
-    switch (s.op) {
-      case OptimOp::sgd: host_update_op<OptimOp::sgd>(p, s.flag, false, w, g, t1, t2, t3, gs); break;
-      case OptimOp::momentum: host_update_op<OptimOp::momentum>(p, s.flag, false, w, g, t1, t2, t3, gs); break;
-      case OptimOp::adagrad: host_update_op<OptimOp::adagrad>(p, s.flag, false, w, g, t1, t2, t3, gs); break;
-      case OptimOp::adadelta: host_update_op<OptimOp::adadelta>(p, s.flag, false, w, g, t1, t2, t3, gs); break;
-      case OptimOp::rmsprop: host_update_op<OptimOp::rmsprop>(p, s.flag, mom, w, g, t1, t2, t3, gs); break;
-      case OptimOp::adam: host_update_op<OptimOp::adam>(p, s.flag, false, w, g, t1, t2, t3, gs); break;
-    }
+    host_optim_update(s, size_t(param.numel()), w, g, t1, t2, t3, gs);
     return;
   }
   // Updated in place: an unaligned view would be bound as a copy and the writes lost.

@@ -36,7 +36,7 @@ enum class Update { replicated, sharded, host };
 // and checks every replica holds the same ones.
 std::vector<float> train_steps(const std::string& model, const std::string& optimizer, const std::vector<Device*>& devices,
                                Update update = Update::sharded, LinearExec linear = LinearExec::device, float clip = 0.f,
-                               bool threads = false) {
+                               bool threads = false, bool fused = true) {
   const int R = int(devices.size());
   nn::models::ModelOptions mo;
   mo.dropout = 0.f;
@@ -68,6 +68,7 @@ std::vector<float> train_steps(const std::string& model, const std::string& opti
   BOOST_CHECK_EQUAL(dp.optimizer_sharded(), R > 1 && update == Update::sharded);
   BOOST_CHECK(!dp.records_in_threads());   // off unless asked for
   dp.record_in_threads(threads);
+  dp.fuse_host_reduce(fused);
   BOOST_CHECK_EQUAL(dp.records_in_threads(), threads && R > 1);
   std::mt19937 g(11);
   std::normal_distribution<float> nd;
@@ -90,8 +91,9 @@ std::vector<float> train_steps(const std::string& model, const std::string& opti
   return w0;
 }
 std::vector<float> train_steps(const std::string& model, const std::string& optimizer, int R, Update update = Update::sharded,
-                               LinearExec linear = LinearExec::device, float clip = 0.f, bool threads = false) {
-  return train_steps(model, optimizer, Device::open_replicas(gpu(), R), update, linear, clip, threads);
+                               LinearExec linear = LinearExec::device, float clip = 0.f, bool threads = false,
+                               bool fused = true) {
+  return train_steps(model, optimizer, Device::open_replicas(gpu(), R), update, linear, clip, threads, fused);
 }
 
 }  // namespace
@@ -250,6 +252,8 @@ BOOST_AUTO_TEST_CASE(sharded_optimizer_steps_exactly_like_the_unsharded_one) {
         auto replicated = train_steps("lenet5", optimizer, R, Update::replicated);
         BOOST_CHECK(train_steps("lenet5", optimizer, R, Update::sharded) == replicated);
         if (mapped) BOOST_CHECK(train_steps("lenet5", optimizer, R, Update::host) == replicated);
+        // The host reduce range by range (the default) and in whole passes.
+        if (mapped) BOOST_CHECK(train_steps("lenet5", optimizer, R, Update::host, LinearExec::device, 0.f, false, false) == replicated);
         // And with the Linear layers' weight gradients on the host (the trainers' choice on a CPU
         // driver), computed once every replica's backward is submitted.
         if (mapped && optimizer == std::string("adam")) {
